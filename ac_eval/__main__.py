@@ -1,0 +1,3 @@
+from ac_eval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""What every benchmark loader shares: reading metadata files, checking records, resolving audio paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ac_eval.records import AudioRef, Record
+
+
+class MetadataError(Exception):
+    """A metadata file cannot be read at all (not JSON, wrong top-level shape, missing)."""
+
+
+@dataclass
+class LoadedBenchmark:
+    """Records plus an account of everything odd found while loading them."""
+
+    benchmark: str
+    source: str
+    records: list[Record]
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"index", "id", "reason"}
+    sha256: str = ""
+    version: str = "unknown"
+
+    def issue_counts(self) -> dict[str, int]:
+        counts = Counter(issue for r in self.records for issue in r.issues)
+        counts.update(f"skipped: {s['reason'].split(':')[0]}" for s in self.skipped)
+        return dict(counts)
+
+
+def read_json_records(path: Path) -> list[Any]:
+    """A `.json` list of records or a `.jsonl` file, with errors that name the file and line."""
+    if not path.is_file():
+        raise MetadataError(f"metadata file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        rows = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise MetadataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MetadataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from e
+    if isinstance(data, dict):  # some mirrors wrap the list: {"data": [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            data = lists[0]
+    if not isinstance(data, list):
+        raise MetadataError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_audio_path(raw: str, base_dir: Path) -> str:
+    """Audio paths in metadata are relative to the metadata file (`./audio/x.wav`, or `/audio/x.wav` in MMSU's JSON)."""
+    p = Path(raw)
+    if p.is_absolute() and p.exists():
+        return str(p)
+    return str(base_dir / raw.lstrip("/"))
+
+
+def build_records(
+    benchmark: str,
+    rows: Iterable[Any],
+    convert: Callable[[dict[str, Any]], Record],
+    source: Path,
+    versions: dict[str, str] | None = None,
+) -> LoadedBenchmark:
+    """Convert raw rows to Records; a malformed row is skipped with its reason, a duplicate id is renamed.
+
+    Nothing is dropped silently: every skip and rename is listed in the result and counted in reports.
+    """
+    sha = file_sha256(source) if source.is_file() else ""
+    loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=(versions or {}).get(sha, "unknown"))
+    seen: Counter[str] = Counter()
+    for index, row in enumerate(rows):
+        rid = row.get("id") if isinstance(row, dict) else None
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"record is a {type(row).__name__}, not an object")
+            record = convert(row)
+            _check_record(record)
+        except (KeyError, ValueError, TypeError) as e:
+            reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            loaded.skipped.append({"index": index, "id": rid, "reason": f"malformed: {reason}"})
+            continue
+        seen[record.id] += 1
+        if seen[record.id] > 1:
+            record.issues.append("duplicate_id")
+            record.id = f"{record.id}#dup{seen[record.id]}"
+        loaded.records.append(record)
+    return loaded
+
+
+def _check_record(r: Record) -> None:
+    if not r.id:
+        raise ValueError("empty id")
+    if not isinstance(r.question, str):
+        raise ValueError("question is not a string")
+    if not isinstance(r.choices, list) or not all(isinstance(c, str) for c in r.choices):
+        raise ValueError("choices is not a list of strings")
+    if len(r.choices) < 2:
+        raise ValueError(f"{len(r.choices)} choice(s); at least 2 are needed")
+    if r.answer is not None:
+        if not isinstance(r.answer, str):
+            raise ValueError("answer is not a string")
+        if r.answer not in r.choices:
+            r.issues.append("answer_not_in_choices")
+    if len(set(c.strip().lower() for c in r.choices)) < len(r.choices):
+        r.issues.append("duplicate_choices")
+
+
+def subset_value(value: Any) -> str:
+    """Subset fields are strings in most records; MMAU has a few lists. Report lists joined, keep the raw field."""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path) -> AudioRef:
+    raw = row[key]
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"{key} is not a path string")
+    return AudioRef(resolve_audio_path(raw, base_dir))
+
+
+def env_or(path: str | os.PathLike | None) -> Path | None:
+    return Path(path).expanduser() if path else None

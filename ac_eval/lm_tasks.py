@@ -1,0 +1,139 @@
+"""The functions ac-eval's task YAMLs (tasks/*.yaml) point lm-eval at.
+
+Docs carry the record, the prompt text, the scoring rule and an audio *reference* (never samples); the
+condition comes from the task's metadata. Data location comes from lm-eval metadata (`data_dir`,
+`metadata_files`) or the AC_EVAL_DATA_DIR environment variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ac_eval.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
+from ac_eval.conditions import get_condition
+from ac_eval.prompts import get_prompt
+from ac_eval.records import AudioRef, Record
+from ac_eval.scoring import score_item
+
+
+@functools.lru_cache(maxsize=16)
+def load_cached(benchmark: str, path: str, split: str) -> LoadedBenchmark:
+    return load_benchmark(benchmark, path, split)
+
+
+def resolve_metadata(benchmark: str, split: str, data_dir: str | None, metadata_files: dict | None) -> Path:
+    override = (metadata_files or {}).get(f"{benchmark}_{split}".replace("-", "_")) or (metadata_files or {}).get(benchmark)
+    return metadata_path(benchmark, split, data_dir or os.environ.get("AC_EVAL_DATA_DIR"), override)
+
+
+def record_to_doc(record: Record, condition: str, prompt_name: str) -> dict[str, Any]:
+    prompt = get_prompt(prompt_name, record.benchmark)
+    return {
+        "id": record.id,
+        "benchmark": record.benchmark,
+        "condition": condition,
+        "question": record.question,
+        "choices": record.choices,
+        "answer": record.answer,
+        "audio": json.dumps(record.audio.to_dict()),
+        "prompt": prompt.user_text(record),
+        "continuations": prompt.continuations(record),
+        "rule": prompt.rule,
+        "subsets": json.dumps(record.subsets),
+        "issues": record.issues,
+        "fields": json.dumps(record.fields, default=str),
+    }
+
+
+def record_from_doc(doc: dict[str, Any]) -> Record:
+    return Record(
+        benchmark=doc["benchmark"],
+        id=doc["id"],
+        question=doc["question"],
+        choices=list(doc["choices"]),
+        answer=doc["answer"],
+        audio=AudioRef.from_dict(json.loads(doc["audio"])),
+        subsets=json.loads(doc["subsets"]),
+        fields=json.loads(doc["fields"]),
+        issues=list(doc["issues"] or []),
+    )
+
+
+def load_docs(
+    benchmark: str,
+    split: str = "test",
+    condition: str = "original",
+    data_dir: str | None = None,
+    metadata_files: dict | None = None,
+    prompt: str = "audiomcq",
+    **unused: Any,
+):
+    """lm-eval `custom_dataset`: {"test": Dataset of docs} for one benchmark split under one condition."""
+    import datasets
+
+    get_condition(condition)  # fail early on a typo
+    path = resolve_metadata(benchmark, split, data_dir, metadata_files)
+    loaded = load_cached(benchmark, str(path), split)
+    docs = [record_to_doc(r, condition, prompt) for r in loaded.records]
+    features = datasets.Features(
+        {
+            **{k: datasets.Value("string") for k in ("id", "benchmark", "condition", "question", "answer", "audio")},
+            **{k: datasets.Value("string") for k in ("prompt", "rule", "subsets", "fields")},
+            "choices": datasets.Sequence(datasets.Value("string")),
+            "continuations": datasets.Sequence(datasets.Value("string")),
+            "issues": datasets.Sequence(datasets.Value("string")),
+        }
+    )
+    return {"test": datasets.Dataset.from_list(docs, features=features)}
+
+
+def doc_to_text(doc: dict) -> str:
+    return doc["prompt"]
+
+
+def doc_to_audio(doc: dict) -> dict:
+    return {**json.loads(doc["audio"]), "condition": doc["condition"]}
+
+
+def doc_to_target(doc: dict) -> str:
+    return doc["answer"] or ""
+
+
+def doc_to_choice(doc: dict) -> list[str]:
+    return list(doc["continuations"])
+
+
+def raw_prediction(doc: dict, results: list) -> str | None:
+    """The model's raw output for a doc: generated text, or in choice mode the best option's text."""
+    if not results:
+        return None
+    first = results[0]
+    if isinstance(first, str):
+        return first
+    # choice mode: results are (loglikelihood, is_greedy) per option; NaN marks an audio error
+    scores = [r[0] for r in results]
+    if any(s != s for s in scores):
+        from ac_eval.scoring import AUDIO_ERROR_PREFIX
+
+        return f"{AUDIO_ERROR_PREFIX} audio could not be loaded for this item"
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return doc["continuations"][best]
+
+
+def process_results(doc: dict, results: list) -> dict[str, Any]:
+    score = score_item(record_from_doc(doc), raw_prediction(doc, results), doc["rule"])
+    return {
+        "acc": None if score.correct_official is None else float(score.correct_official),
+        "acc_strict": None if score.correct_strict is None else float(score.correct_strict),
+        "unparseable": float(score.status == "unparseable"),
+    }
+
+
+def mean_skipping_none(values: list) -> float | None:
+    """Official accuracy skips items with no prediction (and MMSU's wrong-format items), as the official scripts do."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None

@@ -1,0 +1,36 @@
+"""Model backends by architecture. A new architecture = one backend module + one entry in `BACKENDS`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ac_eval.models.qwen2_audio import GenerationSettings, Qwen2AudioBackend
+
+BACKENDS = {"qwen2-audio": Qwen2AudioBackend}
+MODEL_TYPES = {"qwen2_audio": "qwen2-audio"}  # config.json model_type -> backend
+
+__all__ = ["BACKENDS", "GenerationSettings", "load_backend", "detect_arch"]
+
+
+def detect_arch(pretrained: str) -> str:
+    """The backend for a checkpoint, from its config.json (local folder) or the hub id's config."""
+    config_file = Path(pretrained) / "config.json"
+    if config_file.is_file():
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    else:
+        from transformers import AutoConfig
+
+        model_type = AutoConfig.from_pretrained(pretrained).model_type
+    if model_type not in MODEL_TYPES:
+        raise ValueError(
+            f"{pretrained}: model_type {model_type!r} has no backend yet; supported: {', '.join(MODEL_TYPES)}"
+        )
+    return MODEL_TYPES[model_type]
+
+
+def load_backend(pretrained: str, arch: str = "auto", **kwargs):
+    arch = detect_arch(pretrained) if arch == "auto" else arch
+    if arch not in BACKENDS:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(BACKENDS)}")
+    return BACKENDS[arch](pretrained, **kwargs)

@@ -1,0 +1,182 @@
+"""Our model class for lm-eval: `MULTIMODAL = True`, audio arrives as a lazy reference and is loaded batch by batch.
+
+lm-eval builds every request up front; an audio array per request would be many GB for 10k items, so tasks
+pass `{"path", "row", "column", "condition"}` and this class decodes each batch's audio just before it runs
+(the next batch is decoded in a background thread while the model works). Each finished item goes to lm-eval's
+request cache at once, so a run that dies resumes where it stopped (`--use_cache`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Iterator
+
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+from ac_eval.audio import AudioError
+from ac_eval.conditions import AudioInput, get_condition
+from ac_eval.models import GenerationSettings, load_backend
+from ac_eval.records import AudioRef
+from ac_eval.scoring import AUDIO_ERROR_PREFIX
+
+MODEL_NAME = "ac_hf"
+
+
+def _progress(total: int, description: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return progress, progress.add_task(description, total=total)
+
+
+@register_model(MODEL_NAME, "ac-hf")
+class AudioLM(LM):
+    MULTIMODAL = True
+
+    def __init__(
+        self,
+        pretrained: str,
+        arch: str = "auto",
+        dtype: str = "float32",
+        device: str = "cpu",
+        batch_size: int | str = 8,
+        max_new_tokens: int = 64,
+        revision: str | None = None,
+        **unused: Any,
+    ):
+        super().__init__()
+        self.backend = load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
+        self.batch_size = int(batch_size) if str(batch_size) != "auto" else 8
+        self.max_new_tokens = int(max_new_tokens)
+        self.pretrained = pretrained
+        self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
+        self.n_audio_errors = 0
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "AudioLM":
+        from lm_eval.utils import simple_parse_args_string
+
+        args = simple_parse_args_string(arg_string)
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        return cls(**{**extra, **args})
+
+    # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------
+    @property
+    def tokenizer_name(self) -> str:
+        return self.backend.tokenizer.name_or_path.replace("/", "__")
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return self.backend.processor.chat_template
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        system = next((m["content"] for m in chat_history if m["role"] == "system"), None)
+        user = "\n\n".join(m["content"] for m in chat_history if m["role"] == "user")
+        return self.backend.chat_prompt(user, system)
+
+    def _prompt(self, context: str) -> str:
+        # Without lm-eval's chat templating the context is the bare question: wrap it ourselves.
+        return context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
+
+    # ---- audio, batch by batch ------------------------------------------------------------------------------
+    def _audio(self, payload: dict) -> AudioInput | str:
+        audio = payload.get("audio") if isinstance(payload, dict) else None
+        if not isinstance(audio, dict) or "path" not in audio:
+            raise ValueError(
+                "this task gives no audio reference; ac-eval tasks set doc_to_audio to a {'path', 'condition'} dict"
+            )
+        try:
+            return get_condition(audio.get("condition", "original")).audio_for(
+                AudioRef.from_dict(audio), self.backend.sample_rate
+            )
+        except AudioError as e:
+            return f"{AUDIO_ERROR_PREFIX} {e}"
+
+    def _batches(self, payloads: list[dict]) -> Iterator[tuple[range, list[AudioInput | str]]]:
+        """Yield (index range, decoded audio) per batch, decoding the next batch while the caller works."""
+        spans = [range(i, min(i + self.batch_size, len(payloads))) for i in range(0, len(payloads), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: Future | None = None
+            for k, span in enumerate(spans):
+                if pending is None:
+                    pending = pool.submit(lambda s=span: [self._audio(payloads[i]) for i in s])
+                t0 = time.perf_counter()
+                audios = pending.result()
+                self.timing["audio_wait_seconds"] += time.perf_counter() - t0
+                pending = (
+                    pool.submit(lambda s=spans[k + 1]: [self._audio(payloads[i]) for i in s])
+                    if k + 1 < len(spans)
+                    else None
+                )
+                yield span, audios
+
+    # ---- lm-eval request types ------------------------------------------------------------------------------
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        results: list[str | None] = [None] * len(requests)
+        payloads = [req.args[2] if len(req.args) > 2 else {} for req in requests]
+        progress, bar = _progress(len(requests), "generate")
+        with progress:
+            for span, audios in self._batches(payloads):
+                ok = [i for i, a in zip(span, audios) if isinstance(a, AudioInput)]
+                for i, a in zip(span, audios):
+                    if isinstance(a, str):
+                        results[i] = a
+                        self.n_audio_errors += 1
+                # Requests of one batch may carry different gen_kwargs (several tasks): group them.
+                by_settings: dict[str, list[int]] = {}
+                for i in ok:
+                    by_settings.setdefault(json.dumps(requests[i].args[1], sort_keys=True, default=str), []).append(i)
+                for key, idx in by_settings.items():
+                    settings = GenerationSettings.from_lm_eval(json.loads(key), self.max_new_tokens)
+                    t0 = time.perf_counter()
+                    texts = self.backend.generate(
+                        [self._prompt(requests[i].args[0]) for i in idx],
+                        [audios[i - span.start] for i in idx],
+                        settings,
+                    )
+                    self.timing["model_seconds"] += time.perf_counter() - t0
+                    for i, text in zip(idx, texts):
+                        results[i] = text
+                        self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                progress.advance(bar, len(span))
+        return results  # type: ignore[return-value]
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """lm-eval sends one request per option; all options of an item are scored from one shared prefix."""
+        items: dict[str, list[int]] = {}
+        for i, req in enumerate(requests):
+            key = json.dumps([req.args[0], req.args[2] if len(req.args) > 2 else None], sort_keys=True, default=str)
+            items.setdefault(key, []).append(i)
+        groups = list(items.values())
+        payloads = [requests[g[0]].args[2] if len(requests[g[0]].args) > 2 else {} for g in groups]
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        progress, bar = _progress(len(groups), "score choices")
+        with progress:
+            for span, audios in self._batches(payloads):
+                ok = []
+                for k, a in zip(span, audios):
+                    if isinstance(a, str):  # audio error: no score for any option of this item
+                        self.n_audio_errors += 1
+                        for i in groups[k]:
+                            results[i] = (float("nan"), False)
+                    else:
+                        ok.append(k)
+                if ok:
+                    t0 = time.perf_counter()
+                    scores = self.backend.choice_logprobs(
+                        [self._prompt(requests[groups[k][0]].args[0]) for k in ok],
+                        [audios[k - span.start] for k in ok],
+                        [[requests[i].args[1] for i in groups[k]] for k in ok],
+                    )
+                    self.timing["model_seconds"] += time.perf_counter() - t0
+                    for k, item_scores in zip(ok, scores):
+                        for i, score in zip(groups[k], item_scores):
+                            results[i] = score
+                            self.cache_hook.add_partial("loglikelihood", requests[i].args, score)
+                progress.advance(bar, len(span))
+        return results  # type: ignore[return-value]
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("ac-eval's audio LM scores multiple-choice options; rolling log-likelihood is not supported")

@@ -1,0 +1,58 @@
+"""The one record type every benchmark loader produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AudioRef:
+    """Where an item's audio lives, without loading it.
+
+    `path` is an audio file, or a parquet file when `row` is set (MMSU embeds the audio bytes in a column).
+    """
+
+    path: str
+    row: int | None = None
+    column: str = "audio"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "row": self.row, "column": self.column}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AudioRef":
+        return cls(path=d["path"], row=d.get("row"), column=d.get("column") or "audio")
+
+    def describe(self) -> str:
+        return self.path if self.row is None else f"{self.path} (row {self.row}, column {self.column!r})"
+
+
+@dataclass
+class Record:
+    """One multiple-choice question of a benchmark.
+
+    `answer` is None where the benchmark withholds it (MMAU test). `fields` keeps the benchmark's own record
+    verbatim (subset fields included) so nothing is lost between loading and reporting. `issues` lists what is
+    odd about this record (e.g. the answer is not among the choices); such records are kept and counted.
+    """
+
+    benchmark: str
+    id: str
+    question: str
+    choices: list[str]
+    answer: str | None
+    audio: AudioRef
+    subsets: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    issues: list[str] = field(default_factory=list)
+
+    @property
+    def answer_index(self) -> int | None:
+        """Index of the first choice equal to the answer, or None if the answer is withheld or not a choice."""
+        if self.answer is None:
+            return None
+        for i, choice in enumerate(self.choices):
+            if choice == self.answer:
+                return i
+        return None
