@@ -1,0 +1,197 @@
+"""The `ac-eval` command line. `ac-eval --model ... --tasks ...` is short for `ac-eval run ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ac_eval.conditions import CONDITIONS
+
+EPILOG = """examples:
+  ac-eval demo --output runs/demo
+  ac-eval --model hf --model_args pretrained=Qwen/Qwen2-Audio-7B-Instruct --tasks mmau_test_mini,mmar --data_dir ~/bench
+  ac-eval score --benchmark mmau --metadata mmau-test-mini.json --predictions preds.jsonl --output scores.json
+  ac-eval tiny-model --arch qwen2-audio --output tiny-ckpt"""
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="hf", help="lm-eval model name; 'hf' = ac-eval's transformers audio backend")
+    p.add_argument("--model_args", default="", help="comma-separated, e.g. pretrained=DIR_OR_HUB_ID,dtype=bfloat16")
+    p.add_argument("--tasks", required=True, help="comma-separated: mmau (=mmau_test_mini), mmau_test, mmar, mmsu")
+    p.add_argument(
+        "--conditions", default="original,silent", help=f"comma-separated, from: {', '.join(CONDITIONS)} (default: %(default)s)"
+    )
+    p.add_argument("--data_dir", help="ROOT holding ROOT/mmau, ROOT/mmar, ROOT/mmsu as the benchmarks publish them")
+    p.add_argument(
+        "--metadata", action="append", default=[], metavar="NAME=FILE",
+        help="override one benchmark's metadata file (NAME: mmau, mmau_test_mini, mmau_test, mmar, mmsu); repeatable",
+    )
+    p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"], help="prompt template (default: %(default)s)")
+    p.add_argument("--mode", default="generate", choices=["generate", "choice"], help="generate text, or rank the options by log-likelihood")
+    p.add_argument("--limit", type=float, help="first N items per task (a fraction if < 1)")
+    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--device", help="shortcut for model_args device=...")
+    p.add_argument("--dtype", help="shortcut for model_args dtype=... (float32, bfloat16, float16)")
+    p.add_argument("--gen_kwargs", help="override generation settings, e.g. max_gen_toks=256,temperature=0")
+    p.add_argument("--output_path", default="runs/latest")
+    p.add_argument("--no_cache", action="store_true", help="do not reuse or write the request cache (no resume)")
+    p.add_argument("--seed", type=int, default=1234)
+
+
+def _run_config(args):
+    from ac_eval.run import RunConfig
+
+    model_args = args.model_args
+    for key in ("device", "dtype"):
+        value = getattr(args, key)
+        if value:
+            model_args = f"{model_args},{key}={value}" if model_args else f"{key}={value}"
+    metadata_files = {}
+    for item in args.metadata:
+        if "=" not in item:
+            raise SystemExit(f"--metadata {item!r}: expected NAME=FILE, e.g. mmar=~/bench/mmar/MMAR-meta.json")
+        name, path = item.split("=", 1)
+        metadata_files[name] = str(Path(path).expanduser())
+    limit = None if args.limit is None else (int(args.limit) if args.limit >= 1 else args.limit)
+    return RunConfig(
+        tasks=[t for t in args.tasks.split(",") if t],
+        model=args.model,
+        model_args=model_args,
+        conditions=[c for c in args.conditions.split(",") if c],
+        data_dir=args.data_dir,
+        metadata_files=metadata_files,
+        prompt=args.prompt,
+        mode=args.mode,
+        limit=limit,
+        batch_size=args.batch_size,
+        gen_kwargs=args.gen_kwargs,
+        output_path=args.output_path,
+        use_cache=not args.no_cache,
+        seed=args.seed,
+    )
+
+
+def cmd_run(args) -> int:
+    from ac_eval.run import run
+
+    cfg = _run_config(args)
+    run(cfg)
+    print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from ac_eval.score_cli import score_file
+
+    result = score_file(args.benchmark, Path(args.metadata), Path(args.predictions), args.split, args.prompt)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    acc = result["accuracy_official"]
+    print(
+        f"{args.benchmark}: official {'—' if acc is None else f'{100 * acc:.2f}%'} on {result['n_scored']} scored "
+        f"of {result['n_total']}; strict {100 * (result['accuracy_strict'] or 0):.2f}%; "
+        f"unparseable {result['n_unparseable']}; ambiguous items {result['n_ambiguous_items']} -> {args.output}"
+    )
+    return 0
+
+
+def cmd_tiny(args) -> int:
+    from ac_eval.tiny import TINY_BUILDERS
+
+    path = TINY_BUILDERS[args.arch](args.output, seed=args.seed)
+    print(f"wrote a tiny randomly initialised {args.arch} checkpoint to {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ac_eval.demo import run_demo
+
+    run_demo(Path(args.output), limit=args.limit)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ac_eval.report import print_report
+
+    print_report(json.loads((Path(args.run_dir) / "results.json").read_text()))
+    return 0
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """lm-eval and transformers log a lot per task; keep the terminal for our tables unless --verbose."""
+    import logging
+    import os
+
+    if verbose:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("lm_eval", "lm-eval", "transformers", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ac-eval",
+        description="How much does the audio contribute? Evaluate audio LMs with the real audio and with silence.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="evaluate a model on tasks under each audio condition")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="score a predictions jsonl with a benchmark's official rule")
+    p.add_argument("--benchmark", required=True, choices=["mmau", "mmar", "mmsu"])
+    p.add_argument("--metadata", required=True, help="the benchmark's metadata file (json, jsonl or parquet)")
+    p.add_argument("--predictions", required=True, help='jsonl, one {"id": ..., "prediction": <raw output>} per line')
+    p.add_argument("--output", required=True)
+    p.add_argument("--split", help="mmau: test-mini (default) or test")
+    p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"],
+                   help="the prompt the predictions answered; selects the rule (MMSU official prompt -> letter rule)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("tiny-model", help="write a tiny randomly initialised checkpoint of a real architecture")
+    p.add_argument("--arch", default="qwen2-audio", choices=["qwen2-audio"])
+    p.add_argument("--output", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_tiny)
+
+    p = sub.add_parser("demo", help="offline end-to-end run: tiny checkpoint + synthetic audio + real MMAU test-mini metadata")
+    p.add_argument("--output", default="runs/demo")
+    p.add_argument("--limit", type=int, default=100, help="items per condition (default: %(default)s)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="print the tables of a finished run")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
+        argv = ["run", *argv]  # `ac-eval --model X --tasks Y` == `ac-eval run ...`
+    if argv == ["--version"]:
+        from ac_eval import __version__
+
+        print(__version__)
+        return 0
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(verbose)
+    from ac_eval.audio import AudioError
+    from ac_eval.benchmarks import MetadataError
+    from ac_eval.score_cli import PredictionsError
+
+    try:
+        return args.func(args)
+    except (MetadataError, PredictionsError, AudioError, ValueError, KeyError) as e:
+        print(f"ac-eval: error: {e}", file=sys.stderr)
+        return 2
