@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+
+from ac_eval.conditions import AudioInput, OriginalCondition, SilentCondition
+from ac_eval.models import GenerationSettings, detect_arch
+from ac_eval.records import AudioRef
+
+
+def _clip(seed=0, seconds=2.0):
+    rng = np.random.default_rng(seed)
+    return AudioInput((0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32))
+
+
+def _silence():
+    return SilentCondition().audio_for(AudioRef("unused.wav"), 16000)
+
+
+def test_checkpoint_loads_like_a_hub_checkpoint(tiny_ckpt):
+    from transformers import AutoModelForMultimodalLM, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(tiny_ckpt)
+    model = AutoModelForMultimodalLM.from_pretrained(tiny_ckpt)
+    assert type(processor).__name__ == "Qwen2AudioProcessor"
+    assert type(model).__name__ == "Qwen2AudioForConditionalGeneration"
+    assert detect_arch(str(tiny_ckpt)) == "qwen2-audio"
+
+
+def test_different_seeds_give_different_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    from ac_eval.tiny import build_qwen2_audio
+
+    a = load_file(build_qwen2_audio(tmp_path / "a", seed=1) / "model.safetensors")
+    b = load_file(build_qwen2_audio(tmp_path / "b", seed=2) / "model.safetensors")
+    c = load_file(build_qwen2_audio(tmp_path / "c", seed=1) / "model.safetensors")
+    key = next(k for k in a if "audio_tower" in k and k.endswith("weight") and a[k].dim() == 2)
+    assert not torch.equal(a[key], b[key]) and torch.equal(a[key], c[key])
+
+
+def test_encode_matches_the_processor(backend):
+    prompts = [backend.chat_prompt("What is it? Please choose", "sys"), backend.chat_prompt("A longer question here", None)]
+    audios = [_clip(0), _silence()]
+    ours = backend.encode(prompts, audios)
+    theirs = backend.processor(text=prompts, audio=[a.array for a in audios], return_tensors="pt", padding=True, sampling_rate=16000)
+    for key in ("input_ids", "attention_mask", "input_features", "feature_attention_mask"):
+        assert torch.equal(ours[key], theirs[key].to(ours[key].dtype)), key
+
+
+def test_silence_features_computed_once(backend):
+    before = dict(backend.stats)
+    prompt = backend.chat_prompt("q", None)
+    backend.encode([prompt] * 3, [_silence(), _silence(), _clip(1)])
+    backend.encode([prompt] * 2, [_silence(), _silence()])
+    computed = backend.stats["feature_computes"] - before["feature_computes"]
+    # at most one silence computation (none if an earlier test cached it) + one real clip
+    assert computed in (1, 2) and backend.stats["feature_cache_hits"] - before["feature_cache_hits"] >= 3
+
+
+def test_choice_logprobs_equal_full_forward_per_option(backend):
+    prompts = [backend.chat_prompt("Which one?", "sys"), backend.chat_prompt("Another, longer question?", None)]
+    audios = [_clip(2), _silence()]
+    options = [["<answer>Man</answer>", "<answer>Woman</answer>", "<answer>Robot</answer>"], ["<answer>yes</answer>", "<answer>no</answer>"]]
+    fast = backend.choice_logprobs(prompts, audios, options)
+    for prompt, audio, opts, scores in zip(prompts, audios, options, fast):
+        inputs = backend.encode([prompt], [audio])
+        for option, (score, _) in zip(opts, scores):
+            ids = backend.tokenizer(option, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            full = torch.cat([inputs["input_ids"], ids], 1)
+            with torch.no_grad():
+                logits = backend.model(
+                    input_ids=full, attention_mask=torch.ones_like(full),
+                    input_features=inputs["input_features"], feature_attention_mask=inputs["feature_attention_mask"],
+                ).logits
+            logp = torch.log_softmax(logits[0, -ids.shape[1] - 1 : -1].float(), -1).gather(-1, ids[0, :, None]).sum()
+            assert score == pytest.approx(logp.item(), abs=1e-3)
+
+
+def test_audio_reaches_the_model(backend, tmp_path, monkeypatch):
+    """Log-likelihoods differ between the real clip and silence for the same item; and the same check
+    returns no difference when the audio is dropped on the way in (the bug REFERENCE §4 warns about)."""
+    import soundfile as sf
+
+    path = tmp_path / "clip.wav"
+    sf.write(path, _clip(3).array, 16000)
+    prompt = backend.chat_prompt("What sound is it? Please choose", None)
+    options = [["<answer>Dog</answer>", "<answer>Cat</answer>"]]
+    original = OriginalCondition().audio_for(AudioRef(str(path)), 16000)
+
+    def gap():
+        a = backend.choice_logprobs([prompt], [original], options)[0]
+        b = backend.choice_logprobs([prompt], [_silence()], options)[0]
+        return max(abs(x[0] - y[0]) for x, y in zip(a, b))
+
+    assert gap() > 1e-4
+
+    real_features = backend._features
+
+    def drop_audio(audios):  # what a harness that loses the audio does: every item hears the same thing
+        return real_features([_silence() for _ in audios])
+
+    monkeypatch.setattr(backend, "_features", drop_audio)
+    assert gap() == 0.0
+
+
+def test_generate_is_batched_and_cut_at_stop_strings(backend):
+    prompts = [backend.chat_prompt(f"Question {i}?", None) for i in range(3)]
+    texts = backend.generate(prompts, [_clip(i) for i in range(3)], GenerationSettings(max_new_tokens=6))
+    alone = backend.generate(prompts[:1], [_clip(0)], GenerationSettings(max_new_tokens=6))
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+    assert texts[0] == alone[0]  # left padding does not change greedy output
+    cut = backend.generate(prompts[:1], [_clip(0)], GenerationSettings(max_new_tokens=6, until=[alone[0][1:3]]))
+    assert alone[0][1:3] == "" or cut[0] == alone[0].split(alone[0][1:3], 1)[0]

@@ -1,0 +1,133 @@
+import json
+import shutil
+from pathlib import Path
+
+import jsonlines
+import pytest
+
+from ac_eval.run import RunConfig, expand_tasks, run, split_task
+
+TASKS = Path(__file__).resolve().parent.parent / "tasks"
+
+
+def test_task_names_and_conditions():
+    assert expand_tasks(["mmau", "mmar"], ["original", "silent"]) == ["mmau_test_mini", "mmau_test_mini_silent", "mmar", "mmar_silent"]
+    assert expand_tasks(["mmsu_silent_matched"], ["original", "silent"]) == ["mmsu_silent_matched"]
+    assert split_task("mmau_test_silent") == ("mmau_test", "silent")
+    with pytest.raises(ValueError, match="unknown task"):
+        expand_tasks(["mmlu"], ["original"])
+    with pytest.raises(ValueError, match="unknown condition"):
+        expand_tasks(["mmar"], ["loud"])
+
+
+@pytest.fixture(scope="module")
+def generate_run(tiny_ckpt, bench_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = RunConfig(tasks=["mmau_test_mini", "mmar"], model_args=f"pretrained={tiny_ckpt}", data_dir=str(bench_root),
+                    limit=50, output_path=str(out), batch_size=8)
+    return cfg, run(cfg)
+
+
+def test_end_to_end_generate_writes_tables_and_samples(generate_run):
+    cfg, report = generate_run
+    out = Path(cfg.output_path)
+    rows = list(jsonlines.open(out / "samples.jsonl"))
+    assert len(rows) == 4 * 50
+    assert {(r["task"], r["base_task"], r["condition"]) for r in rows} == {
+        ("mmau_test_mini", "mmau_test_mini", "original"), ("mmau_test_mini_silent", "mmau_test_mini", "silent"),
+        ("mmar", "mmar", "original"), ("mmar_silent", "mmar", "silent")}
+    for key in ("id", "task", "condition", "prediction", "correct"):
+        assert all(key in r for r in rows)
+    assert all(isinstance(r["prediction"], str) for r in rows)
+    mmau = report["tasks"]["mmau_test_mini"]
+    assert set(mmau["conditions"]) == {"original", "silent"}
+    assert mmau["conditions"]["original"]["n_total"] == 50
+    assert mmau["metadata_version"] == "test-mini v05.15.25"
+    assert set(mmau["conditions"]["silent"]["subsets"]) == {"task", "difficulty", "sub-category"}
+    assert set(report["tasks"]["mmar"]["conditions"]["original"]["subsets"]) == {"modality", "category", "sub-category"}
+    # the table's delta is exactly original minus silent
+    c = mmau["conditions"]
+    assert mmau["delta"]["silent"]["official"] == pytest.approx(c["original"]["accuracy_official"] - c["silent"]["accuracy_official"])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["prompt"]["mmar"]["template"].startswith("{question} Please choose")
+    assert saved["tasks"]["mmar"]["generation_kwargs"]["max_gen_toks"] == 64
+    assert "<|audio_bos|><|AUDIO|><|audio_eos|>" in saved["chat_template"]
+    assert "| Overall | 50 |" in (out / "report.md").read_text()
+    # lm-eval's own outputs are there too
+    lm_files = list((out / "lm_eval").rglob("*.json*"))
+    assert any(p.name.startswith("results_") for p in lm_files) and any(p.name.startswith("samples_") for p in lm_files)
+
+
+def test_rerun_resumes_from_cache(generate_run, monkeypatch):
+    """A second run of the same command reads every answer from the cache: the model is never called."""
+    from ac_eval.models.qwen2_audio import Qwen2AudioBackend
+
+    cfg, first = generate_run
+
+    def boom(*a, **k):
+        raise AssertionError("model called although every item is cached")
+
+    monkeypatch.setattr(Qwen2AudioBackend, "generate", boom)
+    again = run(cfg)
+    for task in ("mmau_test_mini", "mmar"):
+        assert again["tasks"][task]["conditions"] == first["tasks"][task]["conditions"]
+
+
+def test_choice_mode(tiny_ckpt, bench_root, tmp_path):
+    cfg = RunConfig(tasks=["mmau"], model_args=f"pretrained={tiny_ckpt}", data_dir=str(bench_root), limit=20,
+                    output_path=str(tmp_path), mode="choice")
+    report = run(cfg)
+    rows = list(jsonlines.open(tmp_path / "samples.jsonl"))
+    assert len(rows) == 40
+    # in choice mode the prediction is always one of the options: nothing is unparseable
+    assert all(r["status"] == "ok" and r["prediction"].startswith("<answer>") for r in rows)
+    acc = report["tasks"]["mmau_test_mini"]["conditions"]["original"]["accuracy_official"]
+    assert acc == sum(r["correct"] for r in rows if r["condition"] == "original") / 20
+
+
+def test_audio_errors_are_counted_and_the_run_goes_on(tiny_ckpt, bench_root, tmp_path):
+    root = tmp_path / "bench"
+    shutil.copytree(bench_root / "mmau", root / "mmau")
+    records = json.loads((root / "mmau" / "mmau-test-mini.json").read_text())[:6]
+    (root / "mmau" / (records[0]["audio_id"])).unlink()  # missing
+    (root / "mmau" / (records[1]["audio_id"])).write_bytes(b"not audio")  # corrupt
+    cfg = RunConfig(tasks=["mmau"], model_args=f"pretrained={tiny_ckpt}", data_dir=str(root), limit=6,
+                    output_path=str(tmp_path / "out"), batch_size=4)
+    report = run(cfg)
+    original = report["tasks"]["mmau_test_mini"]["conditions"]["original"]
+    assert original["n_audio_error"] == 2 and original["n_total"] == 6 and original["n_scored"] == 4
+    assert report["tasks"]["mmau_test_mini"]["conditions"]["silent"]["n_audio_error"] == 0  # silence needs no file
+    errors = [r for r in jsonlines.open(tmp_path / "out" / "samples.jsonl") if r["status"] == "audio_error"]
+    assert {r["id"] for r in errors} == {records[0]["id"], records[1]["id"]}
+    assert any("not found" in r["error"] for r in errors) and any("cannot decode" in r["error"] for r in errors)
+
+
+def test_mmau_test_writes_a_submission_instead_of_a_score(tiny_ckpt, bench_root, tmp_path):
+    cfg = RunConfig(tasks=["mmau_test"], conditions=["original"], model_args=f"pretrained={tiny_ckpt}",
+                    metadata_files={"mmau_test": str(bench_root / "mmau" / "mmau-test-mini.json")},
+                    limit=5, output_path=str(tmp_path))
+    report = run(cfg)
+    assert report["tasks"]["mmau_test"]["conditions"]["original"]["accuracy_official"] is None
+    submission = json.loads((tmp_path / "submission_mmau_test.json").read_text())
+    assert len(submission) == 5 and all("model_prediction" in row and "question" in row for row in submission)
+
+
+def test_tasks_load_in_lm_eval_with_include_path(tiny_ckpt, bench_root):
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    import ac_eval.models.lm_eval_adapter  # noqa: F401  registers ac_hf
+
+    manager = TaskManager(include_path=str(TASKS), include_defaults=False, metadata={"data_dir": str(bench_root)})
+    for name in ("mmau", "mmau_test_ac", "mmar_ac", "mmsu_ac"):
+        assert name in manager.all_groups
+    for name in ("mmau_test_mini", "mmau_test_mini_silent", "mmau_test", "mmar", "mmar_silent", "mmsu", "mmsu_silent"):
+        assert name in manager.all_subtasks
+    results = lm_eval.simple_evaluate(
+        model="ac_hf", model_args=f"pretrained={tiny_ckpt}", tasks=["mmau", "mmar_silent"], task_manager=manager,
+        limit=4, log_samples=True,
+    )
+    assert set(results["results"]) >= {"mmau_test_mini", "mmau_test_mini_silent", "mmar_silent"}
+    sample = results["samples"]["mmar_silent"][0]
+    audio = sample["arguments"][0][2]["audio"]
+    assert audio["condition"] == "silent" and audio["path"].endswith(".wav")  # a reference, not samples
