@@ -131,3 +131,31 @@ def test_tasks_load_in_lm_eval_with_include_path(tiny_ckpt, bench_root):
     sample = results["samples"]["mmar_silent"][0]
     audio = sample["arguments"][0][2]["audio"]
     assert audio["condition"] == "silent" and audio["path"].endswith(".wav")  # a reference, not samples
+
+
+def test_mmsu_parquet_with_official_letter_prompt(tiny_ckpt, tmp_path):
+    """MMSU end to end: embedded parquet audio, MMSU's own lettered prompt, letter scoring, no system prompt."""
+    import io
+
+    import datasets
+    import numpy as np
+    import soundfile as sf
+
+    rows = []
+    for i in range(4):
+        buf = io.BytesIO()
+        sf.write(buf, (0.2 * np.sin(np.arange(24000) * (i + 1) / 20)).astype(np.float32), 24000, format="WAV")
+        rows.append({"id": f"m{i}", "audio": {"bytes": buf.getvalue(), "path": f"m{i}.wav"}, "question": f"Q{i}?",
+                     "choice_a": "yes", "choice_b": "no", "choice_c": "maybe", "choice_d": "", "answer_gt": "no",
+                     "category": "Perception", "sub-category": "Phonology"})
+    (tmp_path / "mmsu").mkdir()
+    datasets.Dataset.from_list(rows).cast_column("audio", datasets.Audio(decode=False)).to_parquet(
+        str(tmp_path / "mmsu" / "mmsu.parquet"))
+    cfg = RunConfig(tasks=["mmsu"], model_args=f"pretrained={tiny_ckpt}", data_dir=str(tmp_path), prompt="official",
+                    output_path=str(tmp_path / "out"), mode="choice")
+    report = run(cfg)
+    assert report["prompt"]["mmsu"]["rule"] == "mmsu_letter" and report["prompt"]["mmsu"]["system"] is None
+    samples = list(jsonlines.open(tmp_path / "out" / "samples.jsonl"))
+    assert len(samples) == 8 and {s["prediction"] for s in samples} <= {"A", "B", "C"}
+    assert all(s["correct"] == (s["prediction"] == "B") for s in samples)
+    assert report["tasks"]["mmsu"]["conditions"]["original"]["n_audio_error"] == 0
