@@ -9,10 +9,10 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
-export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 if ! python -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   pip install -q ${AC_EVAL_TORCH:-torch==2.13.0} 2> >(grep -v "^WARNING: Location" >&2)
 fi
 pip install -q -e ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
-echo "ac-eval is set up in .venv ($(.venv/bin/ac-eval --version))"
+echo "ac-eval $(python -m ac_eval --version) is set up in .venv"
