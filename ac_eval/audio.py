@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 
 import numpy as np
 import soundfile as sf
@@ -50,8 +51,6 @@ def audio_num_samples(ref: AudioRef, sample_rate: int) -> int:
 
 def _open_source(ref: AudioRef):
     if ref.row is None:
-        import os
-
         if not os.path.exists(ref.path):
             raise AudioError(f"audio file not found: {ref.path}")
         return ref.path

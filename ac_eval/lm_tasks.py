@@ -17,7 +17,7 @@ from ac_eval.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
 from ac_eval.conditions import get_condition
 from ac_eval.prompts import get_prompt
 from ac_eval.records import AudioRef, Record
-from ac_eval.scoring import score_item
+from ac_eval.scoring import AUDIO_ERROR_PREFIX, score_item
 
 
 @functools.lru_cache(maxsize=16)
@@ -117,8 +117,6 @@ def raw_prediction(doc: dict, results: list) -> str | None:
     # choice mode: results are (loglikelihood, is_greedy) per option; NaN marks an audio error
     scores = [r[0] for r in results]
     if any(s != s for s in scores):
-        from ac_eval.scoring import AUDIO_ERROR_PREFIX
-
         return f"{AUDIO_ERROR_PREFIX} audio could not be loaded for this item"
     best = max(range(len(scores)), key=scores.__getitem__)
     return doc["continuations"][best]

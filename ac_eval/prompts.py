@@ -47,8 +47,7 @@ class PromptStyle:
 
 PROMPTS = {
     "audiomcq": PromptStyle("audiomcq", AUDIOMCQ_SYSTEM, AUDIOMCQ_TEMPLATE, "string_match"),
-    # MMSU's official prompt; for MMAU/MMAR the same lettered layout is offered but scored by text match
-    # would be wrong, so it is only valid where the benchmark's official rule reads letters.
+    # MMSU's official prompt. Its letter rule reads A-D only, so it is offered for MMSU alone.
     "mmsu": PromptStyle("mmsu", None, MMSU_INSTRUCTION + "\nQuestion: {question}\n{options}", "mmsu_letter"),
 }
 
@@ -60,4 +59,6 @@ def get_prompt(name: str, benchmark: str) -> PromptStyle:
         name = "mmsu" if benchmark == "mmsu" else "audiomcq"
     if name not in PROMPTS:
         raise KeyError(f"unknown prompt {name!r}; known: {', '.join(PROMPTS)}, official")
+    if name == "mmsu" and benchmark != "mmsu":
+        raise ValueError(f"--prompt mmsu is MMSU's lettered prompt (scored A-D); {benchmark} uses audiomcq or official")
     return PROMPTS[name]

@@ -123,13 +123,13 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
         by_system[get_prompt(cfg.prompt, BASE_TASKS[split_task(name)[0]][0]).system].append(name)
 
     model = MODEL_ALIASES.get(cfg.model, cfg.model)
-    model_args = cfg.model_args + (f",batch_size={cfg.batch_size}" if "batch_size=" not in cfg.model_args else "")
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
     lm_results: dict[str, Any] = {"results": {}, "configs": {}}
     samples: dict[str, list] = {}
     from lm_eval.api.registry import get_model
 
-    lm = get_model(model).create_from_arg_string(model_args, {"batch_size": cfg.batch_size})
+    lm = get_model(model).create_from_arg_string(cfg.model_args, {"batch_size": cfg.batch_size})
+    cache = _cache_prefix(cfg) if cfg.use_cache else None
     for system, group in by_system.items():
         results = lm_eval.simple_evaluate(
             model=lm,
@@ -140,12 +140,14 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
             apply_chat_template=True,
             system_instruction=system,
             gen_kwargs=cfg.gen_kwargs,
-            use_cache=_cache_prefix(cfg) if cfg.use_cache else None,
+            use_cache=cache,
             random_seed=cfg.seed,
             numpy_random_seed=cfg.seed,
             torch_random_seed=cfg.seed,
             evaluation_tracker=tracker,
         )
+        if cache:
+            _forget_failures(cache)
         group_samples = results.pop("samples")
         tracker.save_results_aggregated(results=results, samples=group_samples)
         for task_name in results["configs"]:
@@ -203,9 +205,7 @@ def write_outputs(cfg: RunConfig, names: list[str], samples: dict[str, list], lm
     tasks_report = {}
     for base, by_condition in by_base.items():
         benchmark, split = BASE_TASKS[base]
-        lm_cfg = lm_results["configs"].get(base) or next(
-            (lm_results["configs"][n] for n in names if n.startswith(base) and n in lm_results["configs"]), {}
-        )
+        lm_cfg = next((lm_results["configs"][n] for n in names if split_task(n)[0] == base), {})
         meta_path = lm_tasks.resolve_metadata(benchmark, split, cfg.data_dir, cfg.metadata_files)
         loaded = lm_tasks.load_cached(benchmark, str(meta_path), split)
         tasks_report[base] = build_task_report(
@@ -239,8 +239,39 @@ def write_outputs(cfg: RunConfig, names: list[str], samples: dict[str, list], lm
 
 def _write_mmau_submission(path: Path, records, scores) -> None:
     """MMAU's test answers are withheld: the benchmark's evaluation reads its own records + `model_prediction`."""
-    rows = [{**r.fields, "model_prediction": s.extracted} for r, s in zip(records, scores) if s.status != "missing"]
+    rows = [
+        {**r.fields, "model_prediction": s.extracted}
+        for r, s in zip(records, scores)
+        if s.status not in ("missing", "audio_error")
+    ]
     path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
+def _forget_failures(cache_prefix: str) -> None:
+    """lm-eval's CachingLM stores every result of a call, per-item audio failures included. Drop those, so a rerun
+    after the audio is fixed evaluates the item instead of replaying the error."""
+    prefix = Path(cache_prefix)
+    for path in prefix.parent.glob(f"{prefix.name}_rank*.db"):  # one file per process
+        _drop_failed_entries(path)
+
+
+def _drop_failed_entries(path: Path) -> None:
+    import math
+
+    from sqlitedict import SqliteDict
+
+    from ac_eval.scoring import AUDIO_ERROR_PREFIX
+
+    with SqliteDict(str(path), autocommit=False) as db:
+        failed = [
+            k
+            for k, v in db.items()
+            if (isinstance(v, str) and v.startswith(AUDIO_ERROR_PREFIX))
+            or (isinstance(v, (tuple, list)) and v and isinstance(v[0], float) and math.isnan(v[0]))
+        ]
+        for k in failed:
+            del db[k]
+        db.commit()
 
 
 def _redact(model_args: str) -> str:

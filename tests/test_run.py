@@ -101,6 +101,15 @@ def test_audio_errors_are_counted_and_the_run_goes_on(tiny_ckpt, bench_root, tmp
     assert {r["id"] for r in errors} == {records[0]["id"], records[1]["id"]}
     assert any("not found" in r["error"] for r in errors) and any("cannot decode" in r["error"] for r in errors)
 
+    # Fix the missing file and rerun the same command: the failed item is evaluated now (failures are not
+    # cached), the other items come from the cache.
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(root / "mmau" / records[0]["audio_id"], np.zeros(1600, dtype=np.float32) + 0.1, 16000)
+    again = run(cfg)["tasks"]["mmau_test_mini"]["conditions"]["original"]
+    assert again["n_audio_error"] == 1 and again["n_scored"] == 5
+
 
 def test_mmau_test_writes_a_submission_instead_of_a_score(tiny_ckpt, bench_root, tmp_path):
     cfg = RunConfig(tasks=["mmau_test"], conditions=["original"], model_args=f"pretrained={tiny_ckpt}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +141,3 @@ def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path) -> AudioRef:
         raise ValueError(f"{key} is not a path string")
     return AudioRef(resolve_audio_path(raw, base_dir))
 
-
-def env_or(path: str | os.PathLike | None) -> Path | None:
-    return Path(path).expanduser() if path else None
