@@ -11,6 +11,8 @@ from ac_eval.conditions import CONDITIONS
 
 EPILOG = """examples:
   ac-eval demo --output runs/demo
+  ac-eval labels runs/model-a runs/model-b runs/model-c --output labels.jsonl
+  ac-eval filter --labels labels.jsonl --keep strong --benchmark mmau --metadata mmau-test-mini.json --output strong/mmau.json
   ac-eval --model hf --model_args pretrained=Qwen/Qwen2-Audio-7B-Instruct --tasks mmau_test_mini,mmar --data_dir ~/bench
   ac-eval score --benchmark mmau --metadata mmau-test-mini.json --predictions preds.jsonl --output scores.json
   ac-eval tiny-model --arch qwen2-audio --output tiny-ckpt"""
@@ -28,6 +30,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         "--metadata", action="append", default=[], metavar="NAME=FILE",
         help="override one benchmark's metadata file (NAME: mmau, mmau_test_mini, mmau_test, mmar, mmsu); repeatable",
     )
+    p.add_argument("--include_path", action="append", default=[], metavar="DIR",
+                   help="more task YAMLs (e.g. the *_strong tasks `ac-eval filter` writes); repeatable")
     p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"], help="prompt template (default: %(default)s)")
     p.add_argument("--mode", default="generate", choices=["generate", "choice"], help="generate text, or rank the options by log-likelihood")
     p.add_argument("--limit", type=float, help="first N items per task (a fraction if < 1)")
@@ -62,6 +66,7 @@ def _run_config(args):
         conditions=[c for c in args.conditions.split(",") if c],
         data_dir=args.data_dir,
         metadata_files=metadata_files,
+        include_paths=[str(Path(p).expanduser()) for p in args.include_path],
         prompt=args.prompt,
         mode=args.mode,
         limit=limit,
@@ -109,6 +114,77 @@ def cmd_demo(args) -> int:
     from ac_eval.demo import run_demo
 
     run_demo(Path(args.output), limit=args.limit)
+    return 0
+
+
+def cmd_labels(args) -> int:
+    from rich.console import Console
+
+    from ac_eval.labels import chance_account, import_audiomcq, make_labels, silent_votes, write_labels
+
+    if args.from_audiomcq:
+        labels = import_audiomcq(Path(args.from_audiomcq))
+    else:
+        if not args.run_dirs:
+            raise SystemExit("ac-eval labels: give RUN_DIR ... (runs with the silent condition) or --from-audiomcq FILE")
+        names = args.names.split(",") if args.names else None
+        items = silent_votes([Path(d) for d in args.run_dirs], names, args.condition)
+        labels = make_labels(items, k=args.k, rotation_need=args.rotation_need)
+    write_labels(labels, Path(args.output))
+    account = chance_account(labels, k=args.k, rotation_need=args.rotation_need) if not args.from_audiomcq else {}
+    console = Console()
+    weak = sum(lbl.label == "weak" for lbl in labels)
+    console.print(f"{len(labels)} items: {weak} weak ({100 * weak / max(1, len(labels)):.1f}%), "
+                  f"{len(labels) - weak} strong -> {args.output}")
+    if account.get("expected_weak_if_all_guess") is not None:
+        console.print(
+            f"paper rule ({args.k} of {account['n_voters']}): if every model only guessed, "
+            f"{account['expected_weak_if_all_guess']:.1f} items would still be called weak"
+            + (f", up to {100 * account['share_of_weak_chance_could_explain']:.0f}% of the weak labels"
+               if account["share_of_weak_chance_could_explain"] is not None else "")
+        )
+    if "rotation" in account:
+        r = account["rotation"]
+        console.print(
+            f"rotation rule ({r['need']} rotations right): {r['weak']} weak of {r['n_items']} "
+            f"({100 * r['weak_share']:.1f}%); chance alone: {r['expected_weak_if_all_guess']:.2f}; "
+            f"{r['paper_weak_not_weak_under_rotation']} paper-rule weak items are strong under rotation"
+        )
+    Path(args.output).with_suffix(".summary.json").write_text(json.dumps(account, indent=2))
+    return 0
+
+
+def cmd_filter(args) -> int:
+    from ac_eval.filter import filter_file
+    from ac_eval.labels import read_labels
+
+    labels = read_labels(Path(args.labels), args.label_field) if args.labels else None
+    split = args.split or ("test-mini" if args.benchmark == "mmau" else "test")
+    summary = filter_file(args.benchmark, Path(args.metadata), labels, args.keep, Path(args.output), split,
+                          Path(args.tasks_dir) if args.tasks_dir else None)
+    print(f"kept {summary['n_kept']} of {summary['n_input']} ({summary['n_weak']} weak, {summary['n_strong']} strong, "
+          f"{summary['n_unlabelled']} unlabelled) -> {summary['output']}")
+    if args.benchmark == "audiomcq":
+        for source, c in summary["per_source"].items():
+            print(f"  {source}: {c['kept']} of {c['total']}")
+    if summary.get("tasks"):
+        folder = Path(args.tasks_dir) if args.tasks_dir else Path(args.output).parent
+        print(f"tasks {', '.join(summary['tasks'])} written to {folder}: "
+              f"ac-eval --tasks {summary['tasks'][0]} --include_path {folder} ...")
+    return 0
+
+
+def cmd_split_report(args) -> int:
+    from ac_eval.splits import print_tables, split_report, to_markdown
+
+    report = split_report(Path(args.labels), [Path(d) for d in args.run_dirs],
+                          args.names.split(",") if args.names else None)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split_report.json").write_text(json.dumps(report, indent=2))
+    (out / "split_report.md").write_text(to_markdown(report))
+    print_tables(report)
+    print(f"wrote {out / 'split_report.json'} and split_report.md")
     return 0
 
 
@@ -167,6 +243,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100, help="items per condition (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")
+    p.add_argument("run_dirs", nargs="*", help="ac-eval run folders (one per model) with the silent condition")
+    p.add_argument("--output", required=True, help="labels.jsonl")
+    p.add_argument("--names", help="comma-separated model names, one per run (default: pretrained= of each run)")
+    p.add_argument("--k", type=int, default=2, help="weak if at least k models are right with silence (default: 2)")
+    p.add_argument("--condition", default="silent", help="the null condition that votes (default: silent)")
+    p.add_argument("--rotation-need", default="all", choices=["all", "most"],
+                   help="with silent-rotated results: rotations a model must get right to count as solving an item")
+    p.add_argument("--from-audiomcq", metavar="FILE", help="import AudioMCQ's own \"audio-contribution\" labels instead")
+    p.set_defaults(func=cmd_labels)
+
+    p = sub.add_parser("filter", help="keep the weak or strong items, in the input's own format, plus task YAMLs")
+    p.add_argument("--labels", help="labels.jsonl from `ac-eval labels` (AudioMCQ data may use its own key)")
+    p.add_argument("--keep", required=True, choices=["weak", "strong"])
+    p.add_argument("--benchmark", required=True, choices=["mmau", "mmar", "mmsu", "audiomcq"])
+    p.add_argument("--metadata", required=True, help="the input metadata (json, jsonl, parquet or a folder of parquet)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--split", help="mmau: test-mini (default) or test")
+    p.add_argument("--label-field", default="label", help="label (paper rule, default) or label_rotation")
+    p.add_argument("--tasks_dir", help="where the subset's task YAMLs go (default: next to --output)")
+    p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("split-report", help="per benchmark: silent accuracy per model, weak/strong shares, per subset")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--labels", required=True)
+    p.add_argument("--names", help="comma-separated model names, one per run")
+    p.add_argument("--output", required=True, help="folder for split_report.json and .md")
+    p.set_defaults(func=cmd_split_report)
+
     p = sub.add_parser("report", help="print the tables of a finished run")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
@@ -192,6 +297,6 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MetadataError, PredictionsError, AudioError, ValueError, KeyError) as e:
+    except (MetadataError, PredictionsError, AudioError, ValueError, KeyError, FileNotFoundError) as e:
         print(f"ac-eval: error: {e}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,12 @@ def load_cached(benchmark: str, path: str, split: str) -> LoadedBenchmark:
     return load_benchmark(benchmark, path, split)
 
 
-def resolve_metadata(benchmark: str, split: str, data_dir: str | None, metadata_files: dict | None) -> Path:
-    override = (metadata_files or {}).get(f"{benchmark}_{split}".replace("-", "_")) or (metadata_files or {}).get(benchmark)
+def resolve_metadata(
+    benchmark: str, split: str, data_dir: str | None, metadata_files: dict | None, metadata_file: str | None = None
+) -> Path:
+    """A task's own file (subset tasks carry one), else a per-benchmark override, else the published layout."""
+    files = metadata_files or {}
+    override = metadata_file or files.get(f"{benchmark}_{split}".replace("-", "_")) or files.get(benchmark)
     return metadata_path(benchmark, split, data_dir or os.environ.get("AC_EVAL_DATA_DIR"), override)
 
 
@@ -70,15 +75,28 @@ def load_docs(
     data_dir: str | None = None,
     metadata_files: dict | None = None,
     prompt: str = "audiomcq",
+    metadata_file: str | None = None,
+    limit_items: float | None = None,
     **unused: Any,
 ):
-    """lm-eval `custom_dataset`: {"test": Dataset of docs} for one benchmark split under one condition."""
+    """lm-eval `custom_dataset`: {"test": Dataset of docs} for one benchmark split under one condition.
+
+    `limit_items` keeps the first N records (a fraction if < 1) *before* a condition expands or pairs them, so
+    every condition sees the same items (lm-eval's own --limit counts docs, and silent-rotated has k per item)."""
     import datasets
 
-    get_condition(condition)  # fail early on a typo
-    path = resolve_metadata(benchmark, split, data_dir, metadata_files)
+    cond = get_condition(condition)
+    path = resolve_metadata(benchmark, split, data_dir, metadata_files, metadata_file)
     loaded = load_cached(benchmark, str(path), split)
-    docs = [record_to_doc(r, condition, prompt) for r in loaded.records]
+    records = loaded.records
+    if limit_items is not None:
+        records = records[: int(math.ceil(len(records) * limit_items)) if limit_items < 1 else int(limit_items)]
+    if hasattr(cond, "expand"):  # e.g. silent-rotated: each item once per rotation of its options
+        records = cond.expand(records)
+    docs = [record_to_doc(r, condition, prompt) for r in records]
+    if hasattr(cond, "assign"):  # e.g. shuffled: each item gets another item's clip
+        for doc, ref in zip(docs, cond.assign([r.audio for r in records])):
+            doc["audio"] = json.dumps(ref.to_dict())
     features = datasets.Features(
         {
             **{k: datasets.Value("string") for k in ("id", "benchmark", "condition", "question", "answer", "audio")},

@@ -9,6 +9,12 @@ from typing import Any
 from ac_eval.benchmarks import get as get_benchmark
 from ac_eval.records import Record
 from ac_eval.scoring import ItemScore, summarize_with_subsets
+from ac_eval.stats import paired_delta
+
+# Audio and null predictions identical on at least this share of items (and at least this many items) is the
+# signature of audio dropped somewhere on the way to the model.
+DEAF_AGREEMENT = 0.98
+DEAF_MIN_ITEMS = 20
 
 
 def build_task_report(
@@ -22,8 +28,42 @@ def build_task_report(
         report["delta"] = {
             c: _delta(base, s, subset_keys) for c, s in conditions.items() if c != "original"
         }
+        report["paired"] = {
+            c: paired_analysis(by_condition["original"], pair, subset_keys)
+            for c, pair in by_condition.items()
+            if c != "original"
+        }
+        report["deaf_alarm"] = {c: p["deaf_alarm"] for c, p in report["paired"].items() if p["deaf_alarm"]}
     report.update(extra or {})
     return report
+
+
+def paired_analysis(
+    audio: tuple[list[Record], list[ItemScore]], null: tuple[list[Record], list[ItemScore]], subset_keys: list[str]
+) -> dict[str, Any]:
+    """Per-item audio contribution (AC = right with audio - right without) on the items scored under both
+    conditions: delta with a 95% paired bootstrap interval and an exact McNemar test, overall and per subset;
+    and how often the two conditions gave the very same answer (the deaf-model alarm)."""
+    null_by_id = {s.id: s for s in null[1]}
+    pairs = [(r, s, null_by_id[s.id]) for r, s in zip(*audio) if s.id in null_by_id]
+    scored = [(r, a, n) for r, a, n in pairs if a.correct_official is not None and n.correct_official is not None]
+    answered = [(a, n) for _, a, n in pairs if a.extracted is not None and n.extracted is not None]
+    agreement = sum(a.extracted == n.extracted for a, n in answered) / len(answered) if answered else None
+    out: dict[str, Any] = {
+        "overall": paired_delta([a.correct_official for _, a, _ in scored], [n.correct_official for _, _, n in scored]).to_dict(),
+        "subsets": {},
+        "same_answer_rate": agreement,
+        "n_compared": len(answered),
+        "deaf_alarm": agreement is not None and len(answered) >= DEAF_MIN_ITEMS and agreement >= DEAF_AGREEMENT,
+    }
+    for key in subset_keys:
+        groups: dict[str, list] = defaultdict(list)
+        for r, a, n in scored:
+            groups[r.subsets.get(key, "")].append((a.correct_official, n.correct_official))
+        out["subsets"][key] = {
+            v: paired_delta([x for x, _ in g], [y for _, y in g]).to_dict() for v, g in sorted(groups.items())
+        }
+    return out
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -90,6 +130,31 @@ def table_rows(task_report: dict[str, Any], max_values: int | None = None) -> tu
     return header, rows
 
 
+def significance_line(task_report: dict[str, Any]) -> str:
+    parts = []
+    for c, p in task_report.get("paired", {}).items():
+        o = p["overall"]
+        if o["delta"] is None:
+            continue
+        parts.append(
+            f"Δ {c} {_signed(o['delta'])} [95% CI {_signed(o['ci_low'])}, {_signed(o['ci_high'])}], "
+            f"McNemar p={o['mcnemar_p']:.3g} (right only with audio: {o['audio_only']}, only without: {o['null_only']})"
+        )
+    return "; ".join(parts)
+
+
+def deaf_warning(task_report: dict[str, Any]) -> str | None:
+    alarms = task_report.get("deaf_alarm") or {}
+    if not alarms:
+        return None
+    rates = ", ".join(f"{c}: {100 * task_report['paired'][c]['same_answer_rate']:.1f}%" for c in alarms)
+    return (
+        f"DEAF MODEL? With audio and without, the model gave the same answer on almost every item ({rates} of "
+        f"{task_report['paired'][next(iter(alarms))]['n_compared']}). The audio is probably not reaching it: check "
+        "the processor keyword (audio= vs audios=), the audio token and the feature inputs."
+    )
+
+
 def counts_line(task_report: dict[str, Any]) -> str:
     parts = []
     for c, s in task_report["conditions"].items():
@@ -107,7 +172,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += [f"## {task}", "", "Official accuracy (%); Δ = with audio − without.", ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines += ["", counts_line(tr), ""]
+        warning = deaf_warning(tr)
+        if warning:
+            lines += ["", f"> **{warning}**"]
+        lines += ["", significance_line(tr), "", counts_line(tr), ""]
         if tr.get("load_issues"):
             lines += [f"Loader: {tr['load_issues']}", ""]
     return "\n".join(lines)
@@ -129,6 +197,12 @@ def print_report(report: dict[str, Any], console=None) -> None:
         hidden = [k for k in tr["subset_keys"] if len(_anchor(tr)["subsets"][k]) > TERMINAL_MAX_VALUES]
         if hidden:
             console.print(f"per {', '.join(hidden)}: see report.md / results.json", style="dim")
+        console.print(significance_line(tr))
         console.print(counts_line(tr), style="dim")
+        warning = deaf_warning(tr)
+        if warning:
+            from rich.panel import Panel
+
+            console.print(Panel(warning, style="bold red"))
         if tr.get("load_issues"):
             console.print(f"loader: {tr['load_issues']}", style="dim")

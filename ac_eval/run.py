@@ -28,10 +28,37 @@ from ac_eval.prompts import get_prompt
 from ac_eval.report import build_task_report, print_report, to_markdown
 
 TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
-# Base task -> (benchmark, split). A task name is a base plus a condition suffix.
-BASE_TASKS = {"mmau_test_mini": ("mmau", "test-mini"), "mmau_test": ("mmau", "test"), "mmar": ("mmar", "test"), "mmsu": ("mmsu", "test")}
 ALIASES = {"mmau": "mmau_test_mini"}
 MODEL_ALIASES = {"hf": "ac_hf"}  # our audio LM stands in for lm-eval's text-only `hf`
+
+
+@dataclass(frozen=True)
+class BaseTask:
+    """A benchmark view with the original audio; every condition of it is `name + task_suffix(condition)`."""
+
+    name: str
+    benchmark: str
+    split: str
+    yaml: Path
+
+
+def task_index(include_paths: list[str | Path] = ()) -> tuple[dict[str, BaseTask], set[str]]:
+    """Base tasks and all task names, read from the YAMLs in tasks/ and any extra include paths
+    (`ac-eval filter` writes subset tasks such as mmau_test_mini_strong there)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    bases: dict[str, BaseTask] = {}
+    names: set[str] = set()
+    for folder in [TASKS_DIR, *map(Path, include_paths)]:
+        for path in sorted(Path(folder).expanduser().glob("*.yaml")):
+            cfg = load_yaml(path, resolve_func=False)
+            meta = cfg.get("metadata") or {}
+            if "task" not in cfg or "benchmark" not in meta:
+                continue
+            names.add(cfg["task"])
+            if meta.get("condition", "original") == "original":
+                bases[cfg["task"]] = BaseTask(cfg["task"], meta["benchmark"], meta.get("split", "test"), path)
+    return bases, names
 
 
 @dataclass
@@ -42,6 +69,7 @@ class RunConfig:
     conditions: list[str] = field(default_factory=lambda: ["original", "silent"])
     data_dir: str | None = None
     metadata_files: dict[str, str] = field(default_factory=dict)
+    include_paths: list[str] = field(default_factory=list)
     prompt: str = "audiomcq"
     mode: str = "generate"  # or "choice"
     limit: float | None = None
@@ -52,27 +80,27 @@ class RunConfig:
     seed: int = 1234
 
 
-def split_task(name: str) -> tuple[str, str]:
+def split_task(name: str, bases: dict[str, BaseTask]) -> tuple[str, str]:
     """'mmar_silent_matched' -> ('mmar', 'silent-matched'); 'mmau' -> ('mmau_test_mini', 'original')."""
     name = ALIASES.get(name, name)
+    if name in bases:
+        return name, "original"
     for cond in sorted(CONDITIONS, key=len, reverse=True):
         suffix = task_suffix(cond)
-        if suffix and name.endswith(suffix) and name[: -len(suffix)] in BASE_TASKS:
+        if suffix and name.endswith(suffix) and name[: -len(suffix)] in bases:
             return name[: -len(suffix)], cond
-    if name in BASE_TASKS:
-        return name, "original"
-    known = ", ".join(list(BASE_TASKS) + list(ALIASES))
-    raise ValueError(f"unknown task {name!r}; known: {known} (add _silent or _silent_matched for one condition)")
+    known = ", ".join(sorted(bases) + list(ALIASES))
+    raise ValueError(f"unknown task {name!r}; known: {known} (a condition suffix such as _silent picks one condition)")
 
 
-def expand_tasks(tasks: list[str], conditions: list[str]) -> list[str]:
+def expand_tasks(tasks: list[str], conditions: list[str], bases: dict[str, BaseTask]) -> list[str]:
     """Each base task under each condition; a task named with a condition suffix keeps just that condition."""
     for c in conditions:
         if c not in CONDITIONS:
             raise ValueError(f"unknown condition {c!r}; known: {', '.join(CONDITIONS)}")
     out: list[str] = []
     for t in tasks:
-        base, cond = split_task(t)
+        base, cond = split_task(t, bases)
         explicit = ALIASES.get(t, t) != base
         for c in [cond] if explicit else conditions:
             name = base + task_suffix(c)
@@ -81,19 +109,26 @@ def expand_tasks(tasks: list[str], conditions: list[str]) -> list[str]:
     return out
 
 
-def _task_spec(name: str, mode: str) -> str | dict:
-    if mode == "generate":
-        return name
-    if mode != "choice":
+def _task_spec(name: str, mode: str, bases: dict[str, BaseTask], yaml_names: set[str]) -> str | dict:
+    """A task name lm-eval knows, or an inline config: conditions without a YAML of their own are the base
+    task's config with another condition; choice mode turns generation into option ranking."""
+    if mode not in ("generate", "choice"):
         raise ValueError(f"mode {mode!r}: use generate or choice")
+    if mode == "generate" and name in yaml_names:
+        return name
     from lm_eval.tasks._yaml_loader import load_yaml
 
     from ac_eval import lm_tasks
 
-    cfg = load_yaml(TASKS_DIR / f"{name}.yaml", resolve_func=True)
-    cfg.update(output_type="multiple_choice", doc_to_choice=lm_tasks.doc_to_choice, target_delimiter="")
-    cfg.pop("generation_kwargs", None)
+    base, condition = split_task(name, bases)
+    cfg = load_yaml(bases[base].yaml, resolve_func=True)
     cfg.pop("include", None)
+    cfg["task"] = name
+    cfg["metadata"] = {**(cfg.get("metadata") or {}), "condition": condition}
+    cfg.pop("tag", None)
+    if mode == "choice":
+        cfg.update(output_type="multiple_choice", doc_to_choice=lm_tasks.doc_to_choice, target_delimiter="")
+        cfg.pop("generation_kwargs", None)
     return cfg
 
 
@@ -109,18 +144,24 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
 
     import ac_eval.models.lm_eval_adapter  # noqa: F401  registers the model with lm-eval
 
-    names = expand_tasks(cfg.tasks, cfg.conditions)
+    bases, yaml_names = task_index(cfg.include_paths)
+    names = expand_tasks(cfg.tasks, cfg.conditions, bases)
     out = Path(cfg.output_path)
     (out / "cache").mkdir(parents=True, exist_ok=True)
     manager = TaskManager(
-        include_path=str(TASKS_DIR),
+        include_path=[str(TASKS_DIR), *cfg.include_paths],
         include_defaults=False,
-        metadata={"data_dir": cfg.data_dir, "metadata_files": cfg.metadata_files, "prompt": cfg.prompt},
+        metadata={
+            "data_dir": cfg.data_dir,
+            "metadata_files": cfg.metadata_files,
+            "prompt": cfg.prompt,
+            "limit_items": cfg.limit,  # applied to items, not docs: see lm_tasks.load_docs
+        },
     )
     # The system prompt is a run-level setting in lm-eval: run once per distinct system prompt.
     by_system: dict[str | None, list[str]] = defaultdict(list)
     for name in names:
-        by_system[get_prompt(cfg.prompt, BASE_TASKS[split_task(name)[0]][0]).system].append(name)
+        by_system[get_prompt(cfg.prompt, bases[split_task(name, bases)[0]].benchmark).system].append(name)
 
     model = MODEL_ALIASES.get(cfg.model, cfg.model)
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
@@ -133,9 +174,8 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     for system, group in by_system.items():
         results = lm_eval.simple_evaluate(
             model=lm,
-            tasks=[_task_spec(n, cfg.mode) for n in group],
+            tasks=[_task_spec(n, cfg.mode, bases, yaml_names) for n in group],
             task_manager=manager,
-            limit=cfg.limit,
             log_samples=True,
             apply_chat_template=True,
             system_instruction=system,
@@ -158,19 +198,21 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
         lm_results.setdefault("versions", {}).update(results.get("versions", {}))
     lm_results["timing"] = dict(getattr(lm, "timing", {}))
     lm_results["chat_template"] = lm.chat_template() if hasattr(lm, "chat_template") else None
-    report = write_outputs(cfg, names, samples, lm_results, out)
+    report = write_outputs(cfg, names, bases, samples, lm_results, out)
     print_report(report, console)
     return report
 
 
-def write_outputs(cfg: RunConfig, names: list[str], samples: dict[str, list], lm_results: dict, out: Path) -> dict:
+def write_outputs(
+    cfg: RunConfig, names: list[str], bases: dict[str, BaseTask], samples: dict[str, list], lm_results: dict, out: Path
+) -> dict:
     from ac_eval import lm_tasks
     from ac_eval.scoring import score_item
 
     by_base: dict[str, dict[str, tuple[list, list]]] = defaultdict(dict)
     with jsonlines.open(out / "samples.jsonl", "w") as writer:
         for name in names:
-            base, cond = split_task(name)
+            base, cond = split_task(name, bases)
             records, scores = [], []
             for s in sorted(samples.get(name, []), key=lambda s: s["doc_id"]):
                 doc = s["doc"]
@@ -199,14 +241,16 @@ def write_outputs(cfg: RunConfig, names: list[str], samples: dict[str, list], lm
                     }
                 )
             by_base[base][cond] = (records, scores)
-            if BASE_TASKS[base] == ("mmau", "test"):
+            if (bases[base].benchmark, bases[base].split) == ("mmau", "test"):
                 _write_mmau_submission(out / f"submission_{name}.json", records, scores)
 
     tasks_report = {}
     for base, by_condition in by_base.items():
-        benchmark, split = BASE_TASKS[base]
-        lm_cfg = next((lm_results["configs"][n] for n in names if split_task(n)[0] == base), {})
-        meta_path = lm_tasks.resolve_metadata(benchmark, split, cfg.data_dir, cfg.metadata_files)
+        benchmark, split = bases[base].benchmark, bases[base].split
+        lm_cfg = next((lm_results["configs"][n] for n in names if split_task(n, bases)[0] == base), {})
+        meta_path = lm_tasks.resolve_metadata(
+            benchmark, split, cfg.data_dir, cfg.metadata_files, lm_cfg.get("metadata", {}).get("metadata_file")
+        )
         loaded = lm_tasks.load_cached(benchmark, str(meta_path), split)
         tasks_report[base] = build_task_report(
             benchmark,
@@ -225,13 +269,16 @@ def write_outputs(cfg: RunConfig, names: list[str], samples: dict[str, list], lm
         "ac_eval_version": ac_eval.__version__,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {**asdict(cfg), "model_args": _redact(cfg.model_args), "task_names": names},
-        "prompt": {n: get_prompt(cfg.prompt, BASE_TASKS[split_task(n)[0]][0]).to_dict() for n in names},
+        "prompt": {n: get_prompt(cfg.prompt, bases[split_task(n, bases)[0]].benchmark).to_dict() for n in names},
         "environment": _environment(),
         "chat_template": lm_results.get("chat_template"),
         "timing": lm_results.get("timing"),
         "lm_eval_results": lm_results["results"],
         "tasks": tasks_report,
     }
+    from ac_eval.plot import plot_task
+
+    report["plots"] = {t: [str(p) for p in plot_task(t, tr, out / "plots")] for t, tr in tasks_report.items()}
     (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
     (out / "report.md").write_text(to_markdown(report))
     return report

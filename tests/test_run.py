@@ -5,19 +5,25 @@ from pathlib import Path
 import jsonlines
 import pytest
 
-from ac_eval.run import RunConfig, expand_tasks, run, split_task
+from ac_eval.run import RunConfig, expand_tasks, run, split_task, task_index
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 
 
 def test_task_names_and_conditions():
-    assert expand_tasks(["mmau", "mmar"], ["original", "silent"]) == ["mmau_test_mini", "mmau_test_mini_silent", "mmar", "mmar_silent"]
-    assert expand_tasks(["mmsu_silent_matched"], ["original", "silent"]) == ["mmsu_silent_matched"]
-    assert split_task("mmau_test_silent") == ("mmau_test", "silent")
+    bases, names = task_index()
+    assert set(bases) == {"mmau_test_mini", "mmau_test", "mmar", "mmsu"}
+    assert bases["mmau_test"].split == "test" and bases["mmsu"].benchmark == "mmsu"
+    assert "mmar_silent_matched" in names
+    assert expand_tasks(["mmau", "mmar"], ["original", "silent"], bases) == [
+        "mmau_test_mini", "mmau_test_mini_silent", "mmar", "mmar_silent"]
+    assert expand_tasks(["mmsu_silent_matched"], ["original", "silent"], bases) == ["mmsu_silent_matched"]
+    assert expand_tasks(["mmar"], ["none", "noise", "shuffled"], bases) == ["mmar_none", "mmar_noise", "mmar_shuffled"]
+    assert split_task("mmau_test_silent", bases) == ("mmau_test", "silent")
     with pytest.raises(ValueError, match="unknown task"):
-        expand_tasks(["mmlu"], ["original"])
+        expand_tasks(["mmlu"], ["original"], bases)
     with pytest.raises(ValueError, match="unknown condition"):
-        expand_tasks(["mmar"], ["loud"])
+        expand_tasks(["mmar"], ["loud"], bases)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Benchmark registry: a benchmark is one module with `SUBSET_KEYS`, `default_metadata(root, split)` and `load(path, split)`.
+"""Benchmark registry: a benchmark is one module with `SUBSET_KEYS`, `AUDIO_KEY`, `default_metadata(root, split)`
+and `load(path, split)`.
 
 Adding a benchmark = one new module + one entry in `BENCHMARKS` (+ its task YAMLs in `tasks/`).
 """
@@ -8,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from ac_eval.benchmarks import mmar, mmau, mmsu
+from ac_eval.benchmarks import audiomcq, mmar, mmau, mmsu
 from ac_eval.benchmarks.base import LoadedBenchmark, MetadataError
 
-BENCHMARKS: dict[str, ModuleType] = {"mmau": mmau, "mmar": mmar, "mmsu": mmsu}
+BENCHMARKS: dict[str, ModuleType] = {"mmau": mmau, "mmar": mmar, "mmsu": mmsu, "audiomcq": audiomcq}
 
 __all__ = ["BENCHMARKS", "LoadedBenchmark", "MetadataError", "load_benchmark", "metadata_path"]
 

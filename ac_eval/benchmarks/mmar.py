@@ -7,6 +7,7 @@ from pathlib import Path
 from ac_eval.benchmarks.base import LoadedBenchmark, audio_ref_from, build_records, read_json_records, subset_value
 from ac_eval.records import Record
 
+AUDIO_KEY = "audio_path"  # the metadata field holding the clip's path (relative to the file)
 SUBSET_KEYS = ("modality", "category", "sub-category")
 
 
@@ -25,7 +26,7 @@ def load(path: Path, split: str = "test") -> LoadedBenchmark:
             question=row["question"],
             choices=row["choices"],
             answer=row["answer"],
-            audio=audio_ref_from(row, "audio_path", base),
+            audio=audio_ref_from(row, AUDIO_KEY, base),
             subsets={k: subset_value(row.get(k)) for k in SUBSET_KEYS},
             fields=row,
         )

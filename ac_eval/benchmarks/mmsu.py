@@ -14,6 +14,7 @@ from ac_eval.benchmarks.base import (
 )
 from ac_eval.records import AudioRef, Record
 
+AUDIO_KEY = "audio_path"  # the metadata field holding the clip's path (relative to the file)
 SUBSET_KEYS = ("category", "sub-category")
 CHOICE_KEYS = ("choice_a", "choice_b", "choice_c", "choice_d")
 
@@ -33,7 +34,7 @@ def load(path: Path, split: str = "test") -> LoadedBenchmark:
     if path.is_dir() or path.suffix == ".parquet":
         return _load_parquet(path)
     base = path.parent
-    return build_records("mmsu", read_json_records(path), lambda row: _record(row, audio_ref_from(row, "audio_path", base)), path)
+    return build_records("mmsu", read_json_records(path), lambda row: _record(row, audio_ref_from(row, AUDIO_KEY, base)), path)
 
 
 def _record(row: dict, audio: AudioRef) -> Record:

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from ac_eval.models.qwen2_audio import GenerationSettings, Qwen2AudioBackend
+from ac_eval.models.stub import StubBackend
 
-BACKENDS = {"qwen2-audio": Qwen2AudioBackend}
-MODEL_TYPES = {"qwen2_audio": "qwen2-audio"}  # config.json model_type -> backend
+BACKENDS = {"qwen2-audio": Qwen2AudioBackend, "stub": StubBackend}
+MODEL_TYPES = {"qwen2_audio": "qwen2-audio", "ac_eval_stub": "stub"}  # config.json model_type -> backend
 
 __all__ = ["BACKENDS", "GenerationSettings", "load_backend", "detect_arch"]
 

@@ -66,10 +66,10 @@ class AudioLM(LM):
     # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------
     @property
     def tokenizer_name(self) -> str:
-        return self.backend.tokenizer.name_or_path.replace("/", "__")
+        return str(self.pretrained).replace("/", "__")
 
     def chat_template(self, chat_template: bool | str = False) -> str | None:
-        return self.backend.processor.chat_template
+        return self.backend.chat_template
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         system = next((m["content"] for m in chat_history if m["role"] == "system"), None)
@@ -81,7 +81,8 @@ class AudioLM(LM):
         return context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
 
     # ---- audio, batch by batch ------------------------------------------------------------------------------
-    def _audio(self, payload: dict) -> AudioInput | str:
+    def _audio(self, payload: dict) -> AudioInput | None | str:
+        """The condition's audio for one request; None = no audio (condition `none`); a str = the item's error."""
         audio = payload.get("audio") if isinstance(payload, dict) else None
         if not isinstance(audio, dict) or "path" not in audio:
             raise ValueError(
@@ -94,7 +95,7 @@ class AudioLM(LM):
         except AudioError as e:
             return f"{AUDIO_ERROR_PREFIX} {e}"
 
-    def _batches(self, payloads: list[dict]) -> Iterator[tuple[range, list[AudioInput | str]]]:
+    def _batches(self, payloads: list[dict]) -> Iterator[tuple[range, list[AudioInput | None | str]]]:
         """Yield (index range, decoded audio) per batch, decoding the next batch while the caller works."""
         spans = [range(i, min(i + self.batch_size, len(payloads))) for i in range(0, len(payloads), self.batch_size)]
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -119,7 +120,7 @@ class AudioLM(LM):
         progress, bar = _progress(len(requests), "generate")
         with progress:
             for span, audios in self._batches(payloads):
-                ok = [i for i, a in zip(span, audios) if isinstance(a, AudioInput)]
+                ok = [i for i, a in zip(span, audios) if not isinstance(a, str)]
                 for i, a in zip(span, audios):
                     if isinstance(a, str):
                         results[i] = a

@@ -63,7 +63,12 @@ class Qwen2AudioBackend:
         self.sample_rate: int = self.feature_extractor.sampling_rate
         self.audio_token: str = self.processor.audio_token
         self._feature_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.audio_segment = self._find_audio_segment()
         self.stats = {"feature_cache_hits": 0, "feature_computes": 0}
+
+    @property
+    def chat_template(self) -> str:
+        return self.processor.chat_template
 
     # ---- prompt ---------------------------------------------------------------------------------------------
     def chat_prompt(self, user_text: str, system: str | None) -> str:
@@ -71,6 +76,29 @@ class Qwen2AudioBackend:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": user_text}]})
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def _find_audio_segment(self) -> str:
+        """What the chat template adds for one audio ("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n" for
+        Qwen2-Audio), found by rendering with and without it, so the `none` condition can take it out again."""
+        probe = "\x00probe\x00"
+
+        def render(content):
+            return self.processor.apply_chat_template(
+                [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+            )
+
+        with_audio = render([{"type": "audio"}, {"type": "text", "text": probe}])
+        without = render([{"type": "text", "text": probe}])
+        start = next(i for i, (a, b) in enumerate(zip(with_audio, without)) if a != b)
+        segment = with_audio[start : start + len(with_audio) - len(without)]
+        if with_audio.replace(segment, "", 1) != without or self.audio_token not in segment:
+            raise ValueError(f"{self.pretrained}: cannot locate the audio part of the chat template")
+        return segment
+
+    def _strip_audio(self, prompt: str) -> str:
+        if self.audio_segment in prompt:
+            return prompt.replace(self.audio_segment, "", 1)
+        raise ValueError(f"prompt has no audio segment {self.audio_segment!r} to remove: {prompt[:200]!r}")
 
     # ---- inputs ---------------------------------------------------------------------------------------------
     def _features(self, audios: list[AudioInput]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,27 +126,37 @@ class Qwen2AudioBackend:
                     self._feature_cache[audios[i].cache_key] = pair
         return torch.stack([f for f, _ in out]), torch.stack([m for _, m in out])
 
-    def encode(self, prompts: list[str], audios: list[AudioInput]) -> dict[str, torch.Tensor]:
-        """Model inputs for a batch: one audio per prompt, `<|AUDIO|>` expanded to one token per encoder frame."""
-        features, feature_mask = self._features(audios)
-        lengths = feature_mask.sum(-1).tolist()
+    def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
+        """Model inputs for a batch: one audio per prompt, `<|AUDIO|>` expanded to one token per encoder frame.
+        An audio of None means no audio at all: its prompt loses the template's audio part."""
+        present = [a for a in audios if a is not None]
+        lengths = iter([])
+        if present:
+            features, feature_mask = self._features(present)
+            lengths = iter(feature_mask.sum(-1).tolist())
         texts = []
-        for prompt, length in zip(prompts, lengths):
+        for prompt, audio in zip(prompts, audios):
+            if audio is None:
+                texts.append(self._strip_audio(prompt))
+                continue
             if prompt.count(self.audio_token) != 1:
                 raise ValueError(f"prompt must hold exactly one {self.audio_token}: {prompt[:200]!r}")
+            length = next(lengths)
             n = (((length - 1) // 2 + 1) - 2) // 2 + 1  # conv stride 2, then avg-pool 2 (as the processor)
             texts.append(prompt.replace(self.audio_token, self.audio_token * n))
         tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
-        return {
+        inputs = {
             "input_ids": tokens["input_ids"].to(self.device),
             "attention_mask": tokens["attention_mask"].to(self.device),
-            "input_features": features.to(self.device, self.model.dtype),
-            "feature_attention_mask": feature_mask.to(self.device),
         }
+        if present:
+            inputs["input_features"] = features.to(self.device, self.model.dtype)
+            inputs["feature_attention_mask"] = feature_mask.to(self.device)
+        return inputs
 
     # ---- generation -----------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, prompts: list[str], audios: list[AudioInput], settings: GenerationSettings) -> list[str]:
+    def generate(self, prompts: list[str], audios: list[AudioInput | None], settings: GenerationSettings) -> list[str]:
         inputs = self.encode(prompts, audios)
         kwargs = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample}
         if settings.do_sample:
@@ -141,7 +179,7 @@ class Qwen2AudioBackend:
     # ---- choice scoring -------------------------------------------------------------------------------------
     @torch.inference_mode()
     def choice_logprobs(
-        self, prompts: list[str], audios: list[AudioInput], continuations: list[list[str]]
+        self, prompts: list[str], audios: list[AudioInput | None], continuations: list[list[str]]
     ) -> list[list[tuple[float, bool]]]:
         """(sum of log-probabilities, is greedy) of each continuation after its item's prompt + audio.
 
