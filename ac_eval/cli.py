@@ -188,6 +188,38 @@ def cmd_split_report(args) -> int:
     return 0
 
 
+def cmd_leaderboard(args) -> int:
+    import os
+
+    from ac_eval.leaderboard import build_board, entries_from_run, load_board, push_to_hub, reported_entries, write_board
+
+    if args.action == "validate":
+        board = load_board(Path(args.paths[0]))
+        print(f"{args.paths[0]}: valid, {len(board['entries'])} entries")
+        return 0
+    entries = [e for run_dir in args.paths for e in entries_from_run(Path(run_dir))]
+    existing = None
+    target = Path(args.output or args.board or "")
+    if args.action == "add":
+        if not args.board:
+            raise SystemExit("ac-eval leaderboard add: --board DIR (a folder with leaderboard.json) is required")
+        existing = load_board(Path(args.board) / "leaderboard.json")
+    elif not args.no_reported:
+        entries += reported_entries()
+    if not str(target):
+        raise SystemExit("ac-eval leaderboard publish: --output DIR is required")
+    board = build_board(entries, existing)
+    page = write_board(board, target)
+    print(f"{len(board['entries'])} entries -> {target / 'leaderboard.json'}; page: {page}")
+    if args.push:
+        token = os.environ.get("HF_TOKEN")
+        if not token:
+            raise SystemExit("--push needs HF_TOKEN in the environment")
+        push_to_hub(target, args.push, token)
+        print(f"pushed to the dataset repository {args.push}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from ac_eval.report import print_report
 
@@ -272,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="folder for split_report.json and .md")
     p.set_defaults(func=cmd_split_report)
 
+    p = sub.add_parser("leaderboard", help="publish runs as a validated leaderboard.json and a static page")
+    p.add_argument("action", choices=["publish", "add", "validate"],
+                   help="publish: build a board from runs (+ the paper's reported rows); add: merge runs into --board; "
+                        "validate: check a leaderboard.json against the schema")
+    p.add_argument("paths", nargs="+", help="run folders (publish, add) or a leaderboard.json (validate)")
+    p.add_argument("--output", help="folder for leaderboard.json and the page (publish)")
+    p.add_argument("--board", help="an existing board folder to update (add)")
+    p.add_argument("--no-reported", action="store_true", help="leave out the paper's published numbers")
+    p.add_argument("--push", metavar="REPO_ID", help="also upload to this Hugging Face dataset repo (needs HF_TOKEN)")
+    p.set_defaults(func=cmd_leaderboard)
+
     p = sub.add_parser("report", help="print the tables of a finished run")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
@@ -293,10 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(verbose)
     from ac_eval.audio import AudioError
     from ac_eval.benchmarks import MetadataError
+    from ac_eval.leaderboard import BoardError
     from ac_eval.score_cli import PredictionsError
 
     try:
         return args.func(args)
-    except (MetadataError, PredictionsError, AudioError, ValueError, KeyError, FileNotFoundError) as e:
+    except (MetadataError, PredictionsError, AudioError, BoardError, ValueError, KeyError, FileNotFoundError) as e:
         print(f"ac-eval: error: {e}", file=sys.stderr)
         return 2

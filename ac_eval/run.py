@@ -196,6 +196,7 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
         lm_results["results"].update(results["results"])
         lm_results["configs"].update(results["configs"])
         lm_results.setdefault("versions", {}).update(results.get("versions", {}))
+    lm_results["model"] = _model_provenance(cfg, lm)
     lm_results["timing"] = dict(getattr(lm, "timing", {}))
     lm_results["chat_template"] = lm.chat_template() if hasattr(lm, "chat_template") else None
     report = write_outputs(cfg, names, bases, samples, lm_results, out)
@@ -271,6 +272,10 @@ def write_outputs(
         "config": {**asdict(cfg), "model_args": _redact(cfg.model_args), "task_names": names},
         "prompt": {n: get_prompt(cfg.prompt, bases[split_task(n, bases)[0]].benchmark).to_dict() for n in names},
         "environment": _environment(),
+        "model": lm_results.get("model"),
+        "config_hash": hashlib.sha256(json.dumps(
+            {**asdict(cfg), "model_args": _redact(cfg.model_args), "output_path": None}, sort_keys=True
+        ).encode()).hexdigest()[:16],
         "chat_template": lm_results.get("chat_template"),
         "timing": lm_results.get("timing"),
         "lm_eval_results": lm_results["results"],
@@ -292,6 +297,25 @@ def _write_mmau_submission(path: Path, records, scores) -> None:
         if s.status not in ("missing", "audio_error")
     ]
     path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
+def _model_provenance(cfg: RunConfig, lm: Any) -> dict[str, Any]:
+    """Who was evaluated: model id and revision, backend, and (for checkpoints our trainers wrote) the training
+    record they carry in `ac_eval_training.json`."""
+    args = dict(part.split("=", 1) for part in cfg.model_args.split(",") if "=" in part)
+    pretrained = args.get("pretrained") or args.get("model")
+    backend = getattr(lm, "backend", None)
+    info: dict[str, Any] = {
+        "id": pretrained,
+        "revision": args.get("revision"),
+        "lm_eval_model": MODEL_ALIASES.get(cfg.model, cfg.model),
+        "arch": getattr(backend, "arch", None),
+        "training": None,
+    }
+    record = Path(pretrained or "") / "ac_eval_training.json"
+    if pretrained and record.is_file():
+        info["training"] = json.loads(record.read_text())
+    return info
 
 
 def _forget_failures(cache_prefix: str) -> None:
