@@ -82,8 +82,8 @@ def cmd_run(args) -> int:
     from ac_eval.run import run
 
     cfg = _run_config(args)
-    run(cfg)
-    print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
+    if run(cfg):  # empty on the non-zero ranks of a data-parallel run
+        print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
     return 0
 
 

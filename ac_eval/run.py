@@ -187,7 +187,9 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
             evaluation_tracker=tracker,
         )
         if cache:
-            _forget_failures(cache)
+            _forget_failures(cache, lm.rank)
+        if results is None:  # a non-zero rank of a data-parallel run: rank 0 writes everything
+            continue
         group_samples = results.pop("samples")
         tracker.save_results_aggregated(results=results, samples=group_samples)
         for task_name in results["configs"]:
@@ -196,8 +198,10 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
         lm_results["results"].update(results["results"])
         lm_results["configs"].update(results["configs"])
         lm_results.setdefault("versions", {}).update(results.get("versions", {}))
+    if lm.rank != 0:
+        return {}
     lm_results["model"] = _model_provenance(cfg, lm)
-    lm_results["timing"] = dict(getattr(lm, "timing", {}))
+    lm_results["timing"] = {**getattr(lm, "timing", {}), "world_size": lm.world_size}
     lm_results["chat_template"] = lm.chat_template() if hasattr(lm, "chat_template") else None
     report = write_outputs(cfg, names, bases, samples, lm_results, out)
     print_report(report, console)
@@ -318,11 +322,11 @@ def _model_provenance(cfg: RunConfig, lm: Any) -> dict[str, Any]:
     return info
 
 
-def _forget_failures(cache_prefix: str) -> None:
+def _forget_failures(cache_prefix: str, rank: int) -> None:
     """lm-eval's CachingLM stores every result of a call, per-item audio failures included. Drop those, so a rerun
-    after the audio is fixed evaluates the item instead of replaying the error."""
-    prefix = Path(cache_prefix)
-    for path in prefix.parent.glob(f"{prefix.name}_rank*.db"):  # one file per process
+    after the audio is fixed evaluates the item instead of replaying the error. Each process owns one file."""
+    path = Path(f"{cache_prefix}_rank{rank}.db")
+    if path.exists():
         _drop_failed_entries(path)
 
 

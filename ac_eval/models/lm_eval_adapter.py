@@ -48,12 +48,49 @@ class AudioLM(LM):
         **unused: Any,
     ):
         super().__init__()
+        self.accelerator = None
+        device = self._setup_data_parallel(device)
         self.backend = load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
         self.batch_size = int(batch_size) if str(batch_size) != "auto" else 8
         self.max_new_tokens = int(max_new_tokens)
         self.pretrained = pretrained
         self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
         self.n_audio_errors = 0
+
+    # ---- data parallel (accelerate launch --num_processes N): lm-eval shards requests by rank ----------------
+    def _setup_data_parallel(self, device: str) -> str:
+        import os
+
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return device
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator(cpu=device == "cpu")
+        self._rank = self.accelerator.process_index
+        self._world_size = self.accelerator.num_processes
+        return device if device == "cpu" else str(self.accelerator.device)  # one GPU per process
+
+    @property
+    def device(self):
+        import torch
+
+        return torch.device(self.accelerator.device) if self.accelerator else torch.device("cpu")
+
+    def all_gather(self, tensor):
+        return self.accelerator.gather(tensor) if self.accelerator else tensor
+
+    def gather_object(self, obj, dst: int = 0):
+        if not self.accelerator:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.world_size if self.rank == dst else None
+        dist.gather_object(obj, out, dst=dst)
+        return out
+
+    def barrier(self) -> None:
+        if self.accelerator:
+            self.accelerator.wait_for_everyone()
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "AudioLM":
