@@ -19,7 +19,8 @@ EPILOG = """examples:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="hf", help="lm-eval model name; 'hf' = ac-eval's transformers audio backend")
+    p.add_argument("--model", default="hf",
+                   help="hf (ac-eval's transformers audio backend), openai, vllm, or a catalogue name (ac-eval models)")
     p.add_argument("--model_args", default="", help="comma-separated, e.g. pretrained=DIR_OR_HUB_ID,dtype=bfloat16")
     p.add_argument("--tasks", required=True, help="comma-separated: mmau (=mmau_test_mini), mmau_test, mmar, mmsu")
     p.add_argument(
@@ -220,6 +221,43 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ac_eval.catalogue import CATALOGUE, can_run_here
+
+    table = Table(title="Model catalogue: ac-eval --model NAME --tasks ...", title_justify="left")
+    for col in ("name", "backend", "model", "needs", "here", "notes"):
+        table.add_column(col, overflow="fold")
+    for e in CATALOGUE.values():
+        ok, why = can_run_here(e)
+        backend = e.model + (f"/{e.arch}" if e.arch else "")
+        table.add_row(e.name, backend, e.model_args.split(",")[0].split("=", 1)[1], ", ".join(e.needs),
+                      "[green]yes[/]" if ok else f"[yellow]{why}[/]", e.notes)
+    Console().print(table)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from ac_eval.models import load_backend
+    from ac_eval.serve import make_server
+
+    kwargs = dict(p.split("=", 1) for p in args.model_args.split(",") if "=" in p)
+    if "pretrained" not in kwargs:
+        raise SystemExit("ac-eval serve: --model_args pretrained=DIR_OR_HUB_ID is required")
+    backend = load_backend(kwargs.pop("pretrained"), **kwargs)
+    server = make_server(backend, args.host, args.port, args.served_model_name)
+    print(f"serving {backend.pretrained} at http://{args.host}:{server.server_port}/v1 (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_report(args) -> int:
     from ac_eval.report import print_report
 
@@ -314,6 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reported", action="store_true", help="leave out the paper's published numbers")
     p.add_argument("--push", metavar="REPO_ID", help="also upload to this Hugging Face dataset repo (needs HF_TOKEN)")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("serve", help="an OpenAI-compatible chat server (audio input) in front of a local checkpoint")
+    p.add_argument("--model_args", required=True, help="pretrained=DIR_OR_HUB_ID[,dtype=...,device=...]")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--served_model_name", help="the model name clients use (default: pretrained)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("models", help="the catalogue of the paper's systems, with what each needs")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("report", help="print the tables of a finished run")
     p.add_argument("run_dir")

@@ -22,6 +22,7 @@ from ac_eval.records import AudioRef, Record
 class AudioInput:
     array: np.ndarray
     cache_key: str | None = None  # same key => same samples, whatever the item
+    condition: str | None = None  # set by the model adapter; part of API response-cache keys
 
 
 class OriginalCondition:

@@ -160,7 +160,9 @@ def counts_line(task_report: dict[str, Any]) -> str:
     for c, s in task_report["conditions"].items():
         parts.append(
             f"{c}: strict {_pct(s['accuracy_strict'])}%, scored {s['n_scored']}/{s['n_total']}, "
-            f"unparseable {s['n_unparseable']}, audio errors {s['n_audio_error']}, ambiguous hits {s['n_ambiguous_hits']}"
+            f"unparseable {s['n_unparseable']}, audio errors {s['n_audio_error']}, "
+            + (f"request errors {s['n_request_error']}, " if s.get("n_request_error") else "")
+            + f"ambiguous hits {s['n_ambiguous_hits']}"
         )
     return "; ".join(parts)
 

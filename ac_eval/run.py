@@ -29,7 +29,7 @@ from ac_eval.report import build_task_report, print_report, to_markdown
 
 TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
 ALIASES = {"mmau": "mmau_test_mini"}
-MODEL_ALIASES = {"hf": "ac_hf"}  # our audio LM stands in for lm-eval's text-only `hf`
+MODEL_ALIASES = {"hf": "ac_hf", "openai": "ac_openai"}  # our audio LMs stand in for lm-eval's text-only ones
 
 
 @dataclass(frozen=True)
@@ -163,13 +163,17 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     for name in names:
         by_system[get_prompt(cfg.prompt, bases[split_task(name, bases)[0]].benchmark).system].append(name)
 
-    model = MODEL_ALIASES.get(cfg.model, cfg.model)
+    from ac_eval.catalogue import resolve
+
+    model, model_args, entry = resolve(cfg.model, cfg.model_args)
+    model = MODEL_ALIASES.get(model, model)
+    gen_kwargs = cfg.gen_kwargs or (entry.gen_kwargs if entry else None)
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
     lm_results: dict[str, Any] = {"results": {}, "configs": {}}
     samples: dict[str, list] = {}
     from lm_eval.api.registry import get_model
 
-    lm = get_model(model).create_from_arg_string(cfg.model_args, {"batch_size": cfg.batch_size})
+    lm = get_model(model).create_from_arg_string(model_args, {"batch_size": cfg.batch_size})
     cache = _cache_prefix(cfg) if cfg.use_cache else None
     for system, group in by_system.items():
         results = lm_eval.simple_evaluate(
@@ -179,7 +183,7 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
             log_samples=True,
             apply_chat_template=True,
             system_instruction=system,
-            gen_kwargs=cfg.gen_kwargs,
+            gen_kwargs=gen_kwargs,
             use_cache=cache,
             random_seed=cfg.seed,
             numpy_random_seed=cfg.seed,
@@ -246,7 +250,7 @@ def write_outputs(
                     }
                 )
             by_base[base][cond] = (records, scores)
-            if (bases[base].benchmark, bases[base].split) == ("mmau", "test"):
+            if (bases[base].benchmark, bases[base].split) == ("mmau", "test"):  # answers withheld
                 _write_mmau_submission(out / f"submission_{name}.json", records, scores)
 
     tasks_report = {}
@@ -298,7 +302,7 @@ def _write_mmau_submission(path: Path, records, scores) -> None:
     rows = [
         {**r.fields, "model_prediction": s.extracted}
         for r, s in zip(records, scores)
-        if s.status not in ("missing", "audio_error")
+        if s.status == "ok" or s.status == "unparseable"
     ]
     path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
 
@@ -335,13 +339,13 @@ def _drop_failed_entries(path: Path) -> None:
 
     from sqlitedict import SqliteDict
 
-    from ac_eval.scoring import AUDIO_ERROR_PREFIX
+    from ac_eval.scoring import failure_of
 
     with SqliteDict(str(path), autocommit=False) as db:
         failed = [
             k
             for k, v in db.items()
-            if (isinstance(v, str) and v.startswith(AUDIO_ERROR_PREFIX))
+            if (isinstance(v, str) and failure_of(v))
             or (isinstance(v, (tuple, list)) and v and isinstance(v[0], float) and math.isnan(v[0]))
         ]
         for k in failed:

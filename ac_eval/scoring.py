@@ -21,8 +21,19 @@ from ac_eval.records import Record
 
 ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 WORD = re.compile(r"\b\w+\b")
-# Raw outputs that start with this carry a per-item failure from the backend instead of model text.
+# Raw outputs that start with these carry a per-item failure instead of model text (counted, never scored,
+# never cached: a rerun tries again).
 AUDIO_ERROR_PREFIX = "<ac-eval:audio-error>"
+REQUEST_ERROR_PREFIX = "<ac-eval:request-error>"
+FAILURE_PREFIXES = {AUDIO_ERROR_PREFIX: "audio_error", REQUEST_ERROR_PREFIX: "request_error"}
+
+
+def failure_of(raw: str | None) -> tuple[str, str] | None:
+    """(status, message) when a raw output is a recorded failure rather than model text."""
+    for prefix, status in FAILURE_PREFIXES.items():
+        if raw is not None and raw.startswith(prefix):
+            return status, raw[len(prefix) :].strip()
+    return None
 
 
 def extract_answer(output: str) -> str:
@@ -71,7 +82,7 @@ def ambiguous_choices(answer: str, choices: list[str]) -> list[int]:
 @dataclass
 class ItemScore:
     id: str
-    status: str  # ok | unparseable | missing | audio_error
+    status: str  # ok | unparseable | missing | audio_error | request_error
     extracted: str | None  # the text (or letter) the rule read
     chosen: int | None  # index of the one choice the output names; None if none or several
     correct_official: bool | None  # None: skipped by the official script (or answer withheld)
@@ -86,9 +97,9 @@ class ItemScore:
 def score_item(record: Record, raw: str | None, rule: str = "string_match") -> ItemScore:
     has_answer = record.answer is not None
     ambiguous = has_answer and bool(ambiguous_choices(record.answer, record.choices))
-    if raw is None or raw.startswith(AUDIO_ERROR_PREFIX):
-        status = "missing" if raw is None else "audio_error"
-        error = None if raw is None else raw[len(AUDIO_ERROR_PREFIX) :].strip()
+    failure = failure_of(raw)
+    if raw is None or failure:
+        status, error = failure or ("missing", None)
         return ItemScore(record.id, status, None, None, None, False if has_answer else None, ambiguous, error)
     if rule == "mmsu_letter":
         return _score_letter(record, raw, ambiguous)
@@ -139,6 +150,7 @@ def summarize(records: list[Record], scores: list[ItemScore]) -> dict:
         "n_unparseable": status["unparseable"],
         "n_missing": status["missing"],
         "n_audio_error": status["audio_error"],
+        "n_request_error": status["request_error"],
         "n_ambiguous_items": sum(s.ambiguous for s in scores),
         "n_ambiguous_hits": sum(bool(s.ambiguous and s.correct_official and not s.correct_strict) for s in scores),
         "n_answer_not_in_choices": sum("answer_not_in_choices" in r.issues for r in records),

@@ -31,6 +31,7 @@ def detect_arch(pretrained: str) -> str:
 
 
 def load_backend(pretrained: str, arch: str = "auto", **kwargs):
+    """Construct the backend for a checkpoint (arch from its config unless given)."""
     arch = detect_arch(pretrained) if arch == "auto" else arch
     if arch not in BACKENDS:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(BACKENDS)}")

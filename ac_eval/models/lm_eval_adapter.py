@@ -20,7 +20,7 @@ from ac_eval.audio import AudioError
 from ac_eval.conditions import AudioInput, get_condition
 from ac_eval.models import GenerationSettings, load_backend
 from ac_eval.records import AudioRef
-from ac_eval.scoring import AUDIO_ERROR_PREFIX
+from ac_eval.scoring import AUDIO_ERROR_PREFIX, failure_of
 
 MODEL_NAME = "ac_hf"
 
@@ -38,24 +38,25 @@ class AudioLM(LM):
 
     def __init__(
         self,
-        pretrained: str,
-        arch: str = "auto",
-        dtype: str = "float32",
         device: str = "cpu",
         batch_size: int | str = 8,
         max_new_tokens: int = 64,
-        revision: str | None = None,
-        **unused: Any,
+        **backend_args: Any,
     ):
         super().__init__()
         self.accelerator = None
         device = self._setup_data_parallel(device)
-        self.backend = load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
+        self.backend = self.make_backend(device=device, **backend_args)
         self.batch_size = int(batch_size) if str(batch_size) != "auto" else 8
         self.max_new_tokens = int(max_new_tokens)
-        self.pretrained = pretrained
+        self.pretrained = self.backend.pretrained
         self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
         self.n_audio_errors = 0
+
+    def make_backend(self, pretrained: str, device: str = "cpu", arch: str = "auto", dtype: str = "float32",
+                     revision: str | None = None, **unused: Any):
+        """A local checkpoint through transformers (the architecture read from its config)."""
+        return load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
 
     # ---- data parallel (accelerate launch --num_processes N): lm-eval shards requests by rank ----------------
     def _setup_data_parallel(self, device: str) -> str:
@@ -125,10 +126,12 @@ class AudioLM(LM):
             raise ValueError(
                 "this task gives no audio reference; ac-eval tasks set doc_to_audio to a {'path', 'condition'} dict"
             )
+        condition = audio.get("condition", "original")
         try:
-            return get_condition(audio.get("condition", "original")).audio_for(
-                AudioRef.from_dict(audio), self.backend.sample_rate
-            )
+            result = get_condition(condition).audio_for(AudioRef.from_dict(audio), self.backend.sample_rate)
+            if result is not None:
+                result.condition = condition
+            return result
         except AudioError as e:
             return f"{AUDIO_ERROR_PREFIX} {e}"
 
@@ -177,7 +180,8 @@ class AudioLM(LM):
                     self.timing["model_seconds"] += time.perf_counter() - t0
                     for i, text in zip(idx, texts):
                         results[i] = text
-                        self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                        if not failure_of(text):  # failures are retried on the next run, not cached
+                            self.cache_hook.add_partial("generate_until", requests[i].args, text)
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 
@@ -218,3 +222,13 @@ class AudioLM(LM):
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError("ac-eval's audio LM scores multiple-choice options; rolling log-likelihood is not supported")
+
+
+@register_model("ac_openai")
+class OpenAIAudioLM(AudioLM):
+    """Any OpenAI-compatible chat endpoint with audio input (see ac_eval.models.openai_api)."""
+
+    def make_backend(self, device: str = "cpu", **kwargs: Any):
+        from ac_eval.models.openai_api import OpenAIChatBackend
+
+        return OpenAIChatBackend(**kwargs)
