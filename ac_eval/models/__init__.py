@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ac_eval.models.qwen2_5_omni import Qwen25OmniThinkerBackend
 from ac_eval.models.qwen2_audio import GenerationSettings, Qwen2AudioBackend
 from ac_eval.models.stub import StubBackend
 
-BACKENDS = {"qwen2-audio": Qwen2AudioBackend, "stub": StubBackend}
-MODEL_TYPES = {"qwen2_audio": "qwen2-audio", "ac_eval_stub": "stub"}  # config.json model_type -> backend
+BACKENDS = {"qwen2-audio": Qwen2AudioBackend, "qwen2.5-omni": Qwen25OmniThinkerBackend, "stub": StubBackend}
+MODEL_TYPES = {  # config.json model_type -> backend
+    "qwen2_audio": "qwen2-audio",
+    "qwen2_5_omni": "qwen2.5-omni",
+    "qwen2_5_omni_thinker": "qwen2.5-omni",
+    "ac_eval_stub": "stub",
+}
 
 __all__ = ["BACKENDS", "GenerationSettings", "load_backend", "detect_arch"]
 

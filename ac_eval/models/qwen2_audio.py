@@ -46,16 +46,12 @@ class Qwen2AudioBackend:
     arch = "qwen2-audio"
 
     def __init__(self, pretrained: str, dtype: str = "float32", device: str = "cpu", revision: str | None = None):
-        from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
-
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
         self.pretrained = pretrained
         self.device = torch.device(device)
-        self.processor = AutoProcessor.from_pretrained(pretrained, revision=revision)
-        self.model = Qwen2AudioForConditionalGeneration.from_pretrained(
-            pretrained, revision=revision, dtype=DTYPES[dtype]
-        ).to(self.device)
+        self.processor = self._load_processor(pretrained, revision)
+        self.model = self._load_model(pretrained, revision, DTYPES[dtype]).to(self.device)
         self.model.eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
@@ -65,6 +61,19 @@ class Qwen2AudioBackend:
         self._feature_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.audio_segment = self._find_audio_segment()
         self.stats = {"feature_cache_hits": 0, "feature_computes": 0}
+
+    def _load_processor(self, pretrained: str, revision: str | None):
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(pretrained, revision=revision)
+
+    def _load_model(self, pretrained: str, revision: str | None, dtype: torch.dtype):
+        from transformers import Qwen2AudioForConditionalGeneration
+
+        return Qwen2AudioForConditionalGeneration.from_pretrained(pretrained, revision=revision, dtype=dtype)
+
+    def _language_model(self):
+        return self.model.model.language_model
 
     @property
     def chat_template(self) -> str:
@@ -208,7 +217,7 @@ class Qwen2AudioBackend:
         start = mask.sum(-1)[index].unsqueeze(1)
         cont_positions = start + torch.arange(width, device=self.device).unsqueeze(0)
         # Option tokens only, on top of the reordered prefix cache (audio is already in it).
-        hidden = self.model.model.language_model(
+        hidden = self._language_model()(
             input_ids=cont, attention_mask=full_mask, position_ids=cont_positions, cache=cache
         ).last_hidden_state
         head = self.model.get_output_embeddings()
