@@ -389,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MetadataError, PredictionsError, AudioError, BoardError, ValueError, KeyError, FileNotFoundError) as e:
+    except (MetadataError, PredictionsError, AudioError, BoardError, ValueError, KeyError, FileNotFoundError,
+            ImportError) as e:
         print(f"ac-eval: error: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ from ac_eval.report import build_task_report, print_report, to_markdown
 
 TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
 ALIASES = {"mmau": "mmau_test_mini"}
-MODEL_ALIASES = {"hf": "ac_hf", "openai": "ac_openai"}  # our audio LMs stand in for lm-eval's text-only ones
+MODEL_ALIASES = {"hf": "ac_hf", "openai": "ac_openai", "vllm": "ac_vllm"}  # our audio LMs stand in for lm-eval's text-only ones
 
 
 @dataclass(frozen=True)

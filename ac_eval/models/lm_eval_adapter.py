@@ -232,3 +232,13 @@ class OpenAIAudioLM(AudioLM):
         from ac_eval.models.openai_api import OpenAIChatBackend
 
         return OpenAIChatBackend(**kwargs)
+
+
+@register_model("ac_vllm")
+class VLLMAudioLM(AudioLM):
+    """vLLM's offline engine (extra `ac-eval[vllm]`, CUDA); parallelism options go straight to vllm.LLM."""
+
+    def make_backend(self, pretrained: str, device: str = "cuda", **kwargs: Any):
+        from ac_eval.models.vllm_backend import VLLMBackend
+
+        return VLLMBackend(pretrained, **kwargs)

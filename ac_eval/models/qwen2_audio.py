@@ -87,22 +87,7 @@ class Qwen2AudioBackend:
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def _find_audio_segment(self) -> str:
-        """What the chat template adds for one audio ("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n" for
-        Qwen2-Audio), found by rendering with and without it, so the `none` condition can take it out again."""
-        probe = "\x00probe\x00"
-
-        def render(content):
-            return self.processor.apply_chat_template(
-                [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
-            )
-
-        with_audio = render([{"type": "audio"}, {"type": "text", "text": probe}])
-        without = render([{"type": "text", "text": probe}])
-        start = next(i for i, (a, b) in enumerate(zip(with_audio, without)) if a != b)
-        segment = with_audio[start : start + len(with_audio) - len(without)]
-        if with_audio.replace(segment, "", 1) != without or self.audio_token not in segment:
-            raise ValueError(f"{self.pretrained}: cannot locate the audio part of the chat template")
-        return segment
+        return find_audio_segment(self.processor, self.audio_token, self.pretrained)
 
     def _strip_audio(self, prompt: str) -> str:
         if self.audio_segment in prompt:
@@ -229,6 +214,25 @@ class Qwen2AudioBackend:
         for i, total, is_greedy in zip(owner, totals, greedy):
             result[i].append((total, bool(is_greedy)))
         return result
+
+
+def find_audio_segment(processor, audio_token: str, name: str = "model") -> str:
+    """What the chat template adds for one audio ("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n" for
+    Qwen2-Audio), found by rendering with and without it, so the `none` condition can take it out again."""
+    probe = "\x00probe\x00"
+
+    def render(content):
+        return processor.apply_chat_template(
+            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+        )
+
+    with_audio = render([{"type": "audio"}, {"type": "text", "text": probe}])
+    without = render([{"type": "text", "text": probe}])
+    start = next(i for i, (a, b) in enumerate(zip(with_audio, without)) if a != b)
+    segment = with_audio[start : start + len(with_audio) - len(without)]
+    if with_audio.replace(segment, "", 1) != without or audio_token not in segment:
+        raise ValueError(f"{name}: cannot locate the audio part of the chat template")
+    return segment
 
 
 def _cut(text: str, until: list[str]) -> str:
