@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("tiny-model", help="write a tiny randomly initialised checkpoint of a real architecture")
-    p.add_argument("--arch", default="qwen2-audio", choices=["qwen2-audio", "qwen2.5-omni"])
+    p.add_argument("--arch", default="qwen2-audio", choices=["qwen2-audio", "qwen2.5-omni", "audio-flamingo-3"])
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_tiny)
@@ -390,6 +390,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (MetadataError, PredictionsError, AudioError, BoardError, ValueError, KeyError, FileNotFoundError,
-            ImportError) as e:
+            ImportError, ConnectionError) as e:
         print(f"ac-eval: error: {e}", file=sys.stderr)
         return 2

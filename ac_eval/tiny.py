@@ -138,4 +138,49 @@ def build_qwen2_5_omni_thinker(output: str | Path, seed: int = 0, vocab_size: in
     return output
 
 
-TINY_BUILDERS = {"qwen2-audio": build_qwen2_audio, "qwen2.5-omni": build_qwen2_5_omni_thinker}
+# ChatML with AF3's <sound> placeholder where the audio goes (the released checkpoint ships its own template).
+AF3_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for c in message['content'] %}{% if c['type'] == 'audio' %}<sound>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_audio_flamingo_3(output: str | Path, seed: int = 0, vocab_size: int = 1024, d_model: int = 64) -> Path:
+    """Write a 2-layer Audio Flamingo 3 (Whisper-style encoder + Qwen2 decoder) with its real processor."""
+    import torch
+    from transformers import (
+        AudioFlamingo3Config,
+        AudioFlamingo3ForConditionalGeneration,
+        AudioFlamingo3Processor,
+        WhisperFeatureExtractor,
+    )
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    tokenizer = _tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>"], vocab_size)
+    processor = AudioFlamingo3Processor(WhisperFeatureExtractor(feature_size=128), tokenizer, chat_template=AF3_CHAT_TEMPLATE)
+    config = AudioFlamingo3Config(
+        audio_config=dict(d_model=d_model, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=2 * d_model,
+                          num_mel_bins=128),
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=d_model, intermediate_size=2 * d_model,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192),
+        audio_token_id=tokenizer.convert_tokens_to_ids("<sound>"),
+    )
+    torch.manual_seed(seed)
+    model = AudioFlamingo3ForConditionalGeneration(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(output)
+    processor.save_pretrained(output)
+    (output / "ac_eval_tiny.json").write_text(json.dumps({"arch": "audio-flamingo-3", "seed": seed, "d_model": d_model}))
+    return output
+
+
+TINY_BUILDERS = {
+    "qwen2-audio": build_qwen2_audio,
+    "qwen2.5-omni": build_qwen2_5_omni_thinker,
+    "audio-flamingo-3": build_audio_flamingo_3,
+}

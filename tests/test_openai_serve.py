@@ -94,3 +94,11 @@ def test_server_rejects_bad_requests(server, backend):
     reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "no audio here"}],
                                            max_tokens=3)
     assert isinstance(reply.choices[0].message.content, str)
+
+
+def test_unreachable_server_is_a_clear_error_at_start(bench_root, tmp_path, capsys):
+    from ac_eval.cli import main
+
+    code = main(["--model", "kimi-audio-7b-instruct", "--model_args", "base_url=http://127.0.0.1:9/v1",
+                 "--tasks", "mmau", "--data_dir", str(bench_root), "--limit", "2", "--output_path", str(tmp_path)])
+    assert code == 2 and "cannot reach http://127.0.0.1:9/v1" in capsys.readouterr().err

@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ac_eval.models.processor_backend import ProcessorBackend
 from ac_eval.models.qwen2_5_omni import Qwen25OmniThinkerBackend
 from ac_eval.models.qwen2_audio import GenerationSettings, Qwen2AudioBackend
 from ac_eval.models.stub import StubBackend
 
-BACKENDS = {"qwen2-audio": Qwen2AudioBackend, "qwen2.5-omni": Qwen25OmniThinkerBackend, "stub": StubBackend}
+BACKENDS = {
+    "qwen2-audio": Qwen2AudioBackend,
+    "qwen2.5-omni": Qwen25OmniThinkerBackend,
+    "audio-flamingo-3": ProcessorBackend,
+    "hf-processor": ProcessorBackend,  # any model whose processor takes audio=: --model_args ...,arch=hf-processor
+    "stub": StubBackend,
+}
 MODEL_TYPES = {  # config.json model_type -> backend
     "qwen2_audio": "qwen2-audio",
     "qwen2_5_omni": "qwen2.5-omni",
     "qwen2_5_omni_thinker": "qwen2.5-omni",
+    "audioflamingo3": "audio-flamingo-3",
     "ac_eval_stub": "stub",
 }
 

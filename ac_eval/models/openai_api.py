@@ -93,6 +93,20 @@ class OpenAIChatBackend:
         self.cache = ResponseCache(cache_root / "openai_responses.sqlite")
         self._wav_cache: dict[str, tuple[str, str]] = {}
         self.stats = {"requests": 0, "retries": 0, "cache_hits": 0, "failures": 0}
+        if base_url is not None:
+            self._check_reachable(base_url)
+
+    def _check_reachable(self, base_url: str) -> None:
+        """Fail at start, with what to do, when nothing listens at base_url (not after N retries per item)."""
+        try:
+            self.client.with_options(max_retries=2).models.list()
+        except self._openai.APIConnectionError as e:
+            raise ConnectionError(
+                f"cannot reach {base_url}: start the server that hosts {self.pretrained!r} "
+                "(`ac-eval serve --model_args pretrained=...`, `vllm serve ...`, or the model's own) or fix base_url"
+            ) from e
+        except self._openai.APIError:
+            pass  # reachable; some servers do not implement /models
 
     # ---- prompt: a JSON message spec; the LM adapter treats it as an opaque string -----------------------------
     def chat_prompt(self, user_text: str, system: str | None) -> str:

@@ -80,28 +80,7 @@ class Qwen25OmniThinkerBackend(Qwen2AudioBackend):
     def _language_model(self):
         return self.model.model
 
-    @torch.inference_mode()
     def choice_logprobs(self, prompts, audios: list[AudioInput | None], continuations):
-        out = []
-        for prompt, audio, options in zip(prompts, audios, continuations):
-            prefix = self.encode([prompt], [audio])
-            n_prefix = prefix["input_ids"].shape[1]
-            ids = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
-            width = max(len(x) for x in ids)
-            pad = self.tokenizer.pad_token_id or 0
-            # Options follow the prompt directly; shorter ones are right-padded and the padding is left out of sums.
-            rows = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=self.device)
-            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=self.device)
-            k = len(options)
-            input_ids = torch.cat([prefix["input_ids"].expand(k, -1), rows], dim=1)
-            attention = torch.cat([prefix["attention_mask"].expand(k, -1), mask], dim=1)
-            kwargs = {}
-            if "input_features" in prefix:
-                kwargs = {"input_features": prefix["input_features"].expand(k, -1, -1),
-                          "feature_attention_mask": prefix["feature_attention_mask"].expand(k, -1)}
-            logits = self.model(input_ids=input_ids, attention_mask=attention, **kwargs).logits.float()
-            logprobs = torch.log_softmax(logits[:, n_prefix - 1 : -1], dim=-1).gather(-1, rows.unsqueeze(-1)).squeeze(-1)
-            totals = (logprobs * mask).sum(-1).tolist()
-            greedy = ((logits[:, n_prefix - 1 : -1].argmax(-1) == rows) | (mask == 0)).all(-1).tolist()
-            out.append([(t, bool(g)) for t, g in zip(totals, greedy)])
-        return out
+        from ac_eval.models.processor_backend import score_options_full_forward
+
+        return [score_options_full_forward(self, p, a, opts) for p, a, opts in zip(prompts, audios, continuations)]
