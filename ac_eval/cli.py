@@ -258,6 +258,20 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from ac_eval.train.recipe import export_ms_swift, load_recipe, run_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    output = Path(args.output or recipe.get("output") or f"runs/train-{recipe.get('name', 'recipe')}")
+    if args.export_ms_swift:
+        counts = export_ms_swift(recipe, Path(args.export_ms_swift))
+        print(f"wrote ms-swift jsonl to {args.export_ms_swift}: {counts}")
+        return 0
+    final = run_recipe(recipe, output, device=args.device)
+    print(f"done: {final} (evaluate it: ac-eval --model_args pretrained={final} --tasks mmau ...)")
+    return 0
+
+
 def cmd_report(args) -> int:
     from ac_eval.report import print_report
 
@@ -352,6 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reported", action="store_true", help="leave out the paper's published numbers")
     p.add_argument("--push", metavar="REPO_ID", help="also upload to this Hugging Face dataset repo (needs HF_TOKEN)")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser(
+        "train", help="post-train with a recipe: SFT, then GRPO, on weak/strong data",
+        description="Run the stages of a recipe (trainers/*.yaml). Rerunning the same command resumes from the last "
+                    "checkpoint; finished stages are skipped. Logs (loss, rewards, KL, lr) go to <output>/<stage>/log.jsonl. "
+                    "Multi-process: accelerate launch [--config_file trainers/accelerate/...] -m ac_eval train ...",
+        epilog="overrides: key=value with dotted keys, stages by name, e.g.\n"
+               "  base_model=runs/demo/tiny-qwen2-audio data=train.jsonl labels=labels.jsonl\n"
+               "  stages.sft.lr=1e-4 stages.grpo.max_steps=20 stages.grpo.num_generations=4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--recipe", required=True, help="a recipe file, e.g. trainers/weak_sft_strong_grpo.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value settings that replace the recipe's")
+    p.add_argument("--output", help="where stages, checkpoints, logs and the final model go")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda (each process of accelerate launch takes its GPU)")
+    p.add_argument("--export-ms-swift", metavar="DIR", help="write each stage's data as ms-swift jsonl instead of training")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", help="an OpenAI-compatible chat server (audio input) in front of a local checkpoint")
     p.add_argument("--model_args", required=True, help="pretrained=DIR_OR_HUB_ID[,dtype=...,device=...]")

@@ -80,6 +80,10 @@ class Qwen25OmniThinkerBackend(Qwen2AudioBackend):
     def _language_model(self):
         return self.model.model
 
+    def forward(self, model, inputs):
+        """The thinker derives its multimodal positions from input ids and attention mask itself."""
+        return model(**{k: v for k, v in inputs.items() if k != "labels"}).logits
+
     def choice_logprobs(self, prompts, audios: list[AudioInput | None], continuations):
         from ac_eval.models.processor_backend import score_options_full_forward
 

@@ -120,10 +120,11 @@ class Qwen2AudioBackend:
                     self._feature_cache[audios[i].cache_key] = pair
         return torch.stack([f for f, _ in out]), torch.stack([m for _, m in out])
 
-    def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
-        """Model inputs for a batch: one audio per prompt, `<|AUDIO|>` expanded to one token per encoder frame.
-        An audio of None means no audio at all: its prompt loses the template's audio part."""
+    def _expand(self, prompts: list[str], audios: list[AudioInput | None]):
+        """Prompt texts with `<|AUDIO|>` expanded to one token per encoder frame (as the processor does), and the
+        features of the items that have audio. An audio of None: the prompt loses the template's audio part."""
         present = [a for a in audios if a is not None]
+        features = feature_mask = None
         lengths = iter([])
         if present:
             features, feature_mask = self._features(present)
@@ -138,15 +139,46 @@ class Qwen2AudioBackend:
             length = next(lengths)
             n = (((length - 1) // 2 + 1) - 2) // 2 + 1  # conv stride 2, then avg-pool 2 (as the processor)
             texts.append(prompt.replace(self.audio_token, self.audio_token * n))
-        tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
-        inputs = {
-            "input_ids": tokens["input_ids"].to(self.device),
-            "attention_mask": tokens["attention_mask"].to(self.device),
-        }
-        if present:
+        return texts, features, feature_mask
+
+    def _with_features(self, inputs: dict, features, feature_mask) -> dict[str, torch.Tensor]:
+        if features is not None:
             inputs["input_features"] = features.to(self.device, self.model.dtype)
             inputs["feature_attention_mask"] = feature_mask.to(self.device)
         return inputs
+
+    def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
+        """Model inputs for a batch (left-padded, for generation and scoring)."""
+        texts, features, feature_mask = self._expand(prompts, audios)
+        tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
+        inputs = {"input_ids": tokens["input_ids"].to(self.device), "attention_mask": tokens["attention_mask"].to(self.device)}
+        return self._with_features(inputs, features, feature_mask)
+
+    def training_batch(self, prompts: list[str], audios: list[AudioInput | None], targets: list[str]) -> dict[str, torch.Tensor]:
+        """Right-padded prompt + target sequences; `labels` are -100 everywhere but the target (and its end token)."""
+        texts, features, feature_mask = self._expand(prompts, audios)
+        eos = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        rows, labels = [], []
+        for text, target in zip(texts, targets):
+            p = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            t = self.tokenizer(target, add_special_tokens=False)["input_ids"] + [eos]
+            rows.append(p + t)
+            labels.append([-100] * len(p) + t)
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id or 0
+        inputs = {
+            "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device),
+            "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device),
+            "labels": torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels], device=self.device),
+        }
+        return self._with_features(inputs, features, feature_mask)
+
+    def forward(self, model, inputs: dict[str, torch.Tensor]):
+        """Logits of a (training) batch. Qwen2-Audio's decoder takes positions from the attention mask, as
+        `generate` does, so left- and right-padded rows see the same positions."""
+        kwargs = {k: v for k, v in inputs.items() if k != "labels"}
+        kwargs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        return model(**kwargs).logits
 
     # ---- generation -----------------------------------------------------------------------------------------
     @torch.inference_mode()

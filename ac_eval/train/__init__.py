@@ -1,0 +1,1 @@
+"""Audio-contribution-aware post-training: SFT, then GRPO, on labels the harness produced (see trainers/)."""

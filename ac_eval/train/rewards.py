@@ -1,0 +1,33 @@
+"""The paper's GRPO rewards (AudioMCQ; R1-AQA's definitions with the paper's weights).
+
+- accuracy (weight 2.0): the text inside the first <answer>...</answer>, stripped, equals the option text,
+  ignoring case; no tag -> 0.
+- format (weight 0.5): the whole stripped completion starts with <answer>, ends with </answer>, and holds
+  exactly one of each tag.
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+ACCURACY_WEIGHT = 2.0
+FORMAT_WEIGHT = 0.5
+
+
+def accuracy_reward(completion: str, answer: str) -> float:
+    match = ANSWER.search(completion)
+    return float(match is not None and match.group(1).strip().lower() == answer.strip().lower())
+
+
+def format_reward(completion: str) -> float:
+    text = completion.strip()
+    ok = (text.startswith("<answer>") and text.endswith("</answer>")
+          and text.count("<answer>") == 1 and text.count("</answer>") == 1)
+    return float(ok)
+
+
+def total_reward(completion: str, answer: str) -> tuple[float, float, float]:
+    """(total, accuracy, format) with the paper's weights."""
+    acc, fmt = accuracy_reward(completion, answer), format_reward(completion)
+    return ACCURACY_WEIGHT * acc + FORMAT_WEIGHT * fmt, acc, fmt
