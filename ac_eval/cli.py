@@ -114,7 +114,7 @@ def cmd_tiny(args) -> int:
 def cmd_demo(args) -> int:
     from ac_eval.demo import run_demo
 
-    run_demo(Path(args.output), limit=args.limit)
+    run_demo(Path(args.output), train_models=args.train_models)
     return 0
 
 
@@ -322,9 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_tiny)
 
-    p = sub.add_parser("demo", help="offline end-to-end run: tiny checkpoint + synthetic audio + real MMAU test-mini metadata")
+    p = sub.add_parser("demo", help="the whole method offline: planted-truth benchmark, trained tiny models, labels, GRPO, board")
     p.add_argument("--output", default="runs/demo")
-    p.add_argument("--limit", type=int, default=100, help="items per condition (default: %(default)s)")
+    p.add_argument("--train-models", action="store_true",
+                   help="train the three tiny models from scratch (a few minutes each) instead of using the shipped ones")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")

@@ -106,13 +106,19 @@ def _parquet_rows(metadata: Path, output: Path):
 
 def write_subset_tasks(benchmark: str, split: str, keep: str, output: Path, tasks_dir: Path) -> list[str]:
     """`<base>_<keep>` (original audio) and `<base>_<keep>_silent`, reading the subset file."""
-    tasks_dir.mkdir(parents=True, exist_ok=True)
     base = f"{base_task_name(benchmark, split)}_{keep}"
+    return write_task_yamls(base, benchmark, split, output, tasks_dir, f"{keep}-audio-contribution subset written by `ac-eval filter`")
+
+
+def write_task_yamls(base: str, benchmark: str, split: str, metadata_file: Path, tasks_dir: Path, comment: str,
+                     conditions: tuple[str, ...] = ("original", "silent")) -> list[str]:
+    """Task YAMLs for a metadata file in a benchmark's format: the base task and one per extra condition."""
+    tasks_dir.mkdir(parents=True, exist_ok=True)
     names = []
-    for condition in ("original", "silent"):
+    for condition in conditions:
         name = base + task_suffix(condition)
         (tasks_dir / f"{name}.yaml").write_text(
-            f"# {keep}-audio-contribution subset written by `ac-eval filter`\n"
+            f"# {comment}\n"
             f"include: {TEMPLATE}\n"
             f"task: {name}\n"
             "metadata:\n"
@@ -120,7 +126,7 @@ def write_subset_tasks(benchmark: str, split: str, keep: str, output: Path, task
             f"  benchmark: {benchmark}\n"
             f"  split: {split}\n"
             f"  condition: {condition}\n"
-            f"  metadata_file: {output.resolve()}\n"
+            f"  metadata_file: {Path(metadata_file).resolve()}\n"
         )
         names.append(name)
     return names
