@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ac_eval.benchmarks.base import LoadedBenchmark, audio_ref_from, build_records, read_json_records, subset_value
-from ac_eval.records import Record
+from ac_eval.benchmarks.base import LoadedBenchmark, load_plain
 
 SUBSET_KEYS = ("source_dataset", "question_type")
 AUDIO_KEY = "audio_path"
@@ -17,18 +16,4 @@ def default_metadata(root: Path, split: str = "train") -> Path:
 
 
 def load(path: Path, split: str = "train") -> LoadedBenchmark:
-    base = path.parent
-
-    def convert(row: dict) -> Record:
-        return Record(
-            benchmark="audiomcq",
-            id=str(row["id"]),
-            question=row["question"],
-            choices=row["choices"],
-            answer=row["answer"],
-            audio=audio_ref_from(row, AUDIO_KEY, base),
-            subsets={k: subset_value(row.get(k)) for k in SUBSET_KEYS},
-            fields=row,
-        )
-
-    return build_records("audiomcq", read_json_records(path), convert, path)
+    return load_plain("audiomcq", path, AUDIO_KEY, SUBSET_KEYS)

@@ -141,3 +141,22 @@ def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path) -> AudioRef:
         raise ValueError(f"{key} is not a path string")
     return AudioRef(resolve_audio_path(raw, base_dir))
 
+
+
+def load_plain(benchmark: str, path: Path, audio_key: str, subset_keys: tuple[str, ...]) -> LoadedBenchmark:
+    """Records that already carry id, question, choices (list), answer (option text) and an audio path field."""
+    base = path.parent
+
+    def convert(row: dict) -> Record:
+        return Record(
+            benchmark=benchmark,
+            id=str(row["id"]),
+            question=row["question"],
+            choices=row["choices"],
+            answer=row["answer"],
+            audio=audio_ref_from(row, audio_key, base),
+            subsets={k: subset_value(row.get(k)) for k in subset_keys},
+            fields=row,
+        )
+
+    return build_records(benchmark, read_json_records(path), convert, path)

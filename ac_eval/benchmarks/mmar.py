@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ac_eval.benchmarks.base import LoadedBenchmark, audio_ref_from, build_records, read_json_records, subset_value
-from ac_eval.records import Record
+from ac_eval.benchmarks.base import LoadedBenchmark, load_plain
 
 AUDIO_KEY = "audio_path"  # the metadata field holding the clip's path (relative to the file)
 SUBSET_KEYS = ("modality", "category", "sub-category")
@@ -17,18 +16,4 @@ def default_metadata(root: Path, split: str = "test") -> Path:
 
 
 def load(path: Path, split: str = "test") -> LoadedBenchmark:
-    base = path.parent
-
-    def convert(row: dict) -> Record:
-        return Record(
-            benchmark="mmar",
-            id=str(row["id"]),
-            question=row["question"],
-            choices=row["choices"],
-            answer=row["answer"],
-            audio=audio_ref_from(row, AUDIO_KEY, base),
-            subsets={k: subset_value(row.get(k)) for k in SUBSET_KEYS},
-            fields=row,
-        )
-
-    return build_records("mmar", read_json_records(path), convert, path)
+    return load_plain("mmar", path, AUDIO_KEY, SUBSET_KEYS)

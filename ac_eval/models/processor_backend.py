@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ac_eval.conditions import AudioInput
-from ac_eval.models.qwen2_audio import DTYPES, _cut, find_audio_segment
+from ac_eval.models.qwen2_audio import DTYPES, _cut, audio_chat_prompt, find_audio_segment
 
 
 @torch.inference_mode()
@@ -66,9 +66,7 @@ class ProcessorBackend:
         return self.processor.chat_template
 
     def chat_prompt(self, user_text: str, system: str | None) -> str:
-        messages = [{"role": "system", "content": system}] if system else []
-        messages.append({"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": user_text}]})
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return audio_chat_prompt(self.processor, user_text, system)
 
     def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
         texts = [p if a is not None else p.replace(self.audio_segment, "", 1) for p, a in zip(prompts, audios)]

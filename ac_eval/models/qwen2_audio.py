@@ -81,10 +81,7 @@ class Qwen2AudioBackend:
 
     # ---- prompt ---------------------------------------------------------------------------------------------
     def chat_prompt(self, user_text: str, system: str | None) -> str:
-        """The model's chat template with the audio first in the user turn (the R1-AQA/AudioMCQ layout)."""
-        messages = [{"role": "system", "content": system}] if system else []
-        messages.append({"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": user_text}]})
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return audio_chat_prompt(self.processor, user_text, system)
 
     def _find_audio_segment(self) -> str:
         return find_audio_segment(self.processor, self.audio_token, self.pretrained)
@@ -246,6 +243,13 @@ class Qwen2AudioBackend:
         for i, total, is_greedy in zip(owner, totals, greedy):
             result[i].append((total, bool(is_greedy)))
         return result
+
+
+def audio_chat_prompt(processor, user_text: str, system: str | None) -> str:
+    """The model's chat template with the audio first in the user turn (the R1-AQA/AudioMCQ layout)."""
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": user_text}]})
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
 def find_audio_segment(processor, audio_token: str, name: str = "model") -> str:

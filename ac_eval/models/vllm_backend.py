@@ -14,7 +14,7 @@ from typing import Any
 
 from ac_eval.conditions import AudioInput
 from ac_eval.models.qwen2_5_omni import load_audio_processor_parts
-from ac_eval.models.qwen2_audio import _cut, find_audio_segment
+from ac_eval.models.qwen2_audio import _cut, audio_chat_prompt, find_audio_segment
 
 
 def _value(v: Any) -> Any:
@@ -57,9 +57,7 @@ class VLLMBackend:
         return self.processor.chat_template
 
     def chat_prompt(self, user_text: str, system: str | None) -> str:
-        messages = [{"role": "system", "content": system}] if system else []
-        messages.append({"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": user_text}]})
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return audio_chat_prompt(self.processor, user_text, system)
 
     def _input(self, prompt: str, audio: AudioInput | None) -> dict:
         if audio is None:

@@ -14,12 +14,12 @@ from ac_eval.train.loop import (
     GRPOStageConfig,
     Logger,
     batch_order,
+    end_step,
+    finish,
     latest_checkpoint,
     load_example_audio,
     optimizer_and_schedule,
     restore,
-    save_checkpoint,
-    save_model,
     setup,
 )
 from ac_eval.train.rewards import total_reward
@@ -136,22 +136,9 @@ def train_grpo(base: str, examples: list, cfg: GRPOStageConfig, stage_dir: Path,
                     continue
                 accelerator.backward(loss / cfg.grad_accum)
                 step_metrics.append(metrics)
-            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            end_step(step, steps, cfg, stage_dir, backend, model, optimizer, schedule, accelerator)
             merged = {k: sum(m[k] for m in step_metrics) / max(1, len(step_metrics)) for k in (step_metrics[0] if step_metrics else {})}
             logger.log(step + 1, {**merged, "lr": schedule.get_last_lr()[0], "audio_errors": errors,
                                   "skipped_too_long": too_long},
                        show=("reward", "kl"))
-            if (step + 1) % cfg.save_steps == 0 and step + 1 < steps:
-                accelerator.wait_for_everyone()
-                if main:
-                    save_checkpoint(stage_dir, step + 1, backend, model, optimizer, schedule, accelerator)
-                accelerator.wait_for_everyone()
-    final = stage_dir / "final"
-    accelerator.wait_for_everyone()
-    if main:
-        save_model(backend, model, final, accelerator)
-    accelerator.wait_for_everyone()
-    return final
+    return finish(stage_dir, backend, model, accelerator)

@@ -175,6 +175,29 @@ def save_checkpoint(stage_dir: Path, step: int, backend, model, optimizer, sched
     return path
 
 
+def end_step(step: int, steps: int, cfg: StageConfig, stage_dir: Path, backend, model, optimizer, schedule, accelerator) -> None:
+    """Clip, step optimizer and schedule, and save a checkpoint every `save_steps` (main process; all wait)."""
+    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+    if (step + 1) % cfg.save_steps == 0 and step + 1 < steps:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            save_checkpoint(stage_dir, step + 1, backend, model, optimizer, schedule, accelerator)
+        accelerator.wait_for_everyone()
+
+
+def finish(stage_dir: Path, backend, model, accelerator) -> Path:
+    """The stage's final model in <stage>/final, loadable like any checkpoint."""
+    final = stage_dir / "final"
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_model(backend, model, final, accelerator)
+    accelerator.wait_for_everyone()
+    return final
+
+
 def checkpoints(stage_dir: Path) -> list[Path]:
     return [p for p in stage_dir.glob("checkpoint-*") if (p / "COMPLETE").exists()]
 

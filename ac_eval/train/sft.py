@@ -13,12 +13,12 @@ from ac_eval.train.loop import (
     Logger,
     StageConfig,
     batch_order,
+    end_step,
+    finish,
     latest_checkpoint,
     load_example_audio,
     optimizer_and_schedule,
     restore,
-    save_checkpoint,
-    save_model,
     setup,
 )
 
@@ -77,21 +77,8 @@ def train_sft(base: str, examples: list, cfg: StageConfig, stage_dir: Path, devi
                     continue
                 accelerator.backward(loss / cfg.grad_accum)
                 losses.append(loss.item())
-            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            end_step(step, steps, cfg, stage_dir, backend, model, optimizer, schedule, accelerator)
             metrics = {"loss": sum(losses) / max(1, len(losses)), "lr": schedule.get_last_lr()[0], "audio_errors": errors,
                        "skipped_too_long": too_long}
             logger.log(step + 1, metrics)
-            if (step + 1) % cfg.save_steps == 0 and step + 1 < steps:
-                accelerator.wait_for_everyone()
-                if main:
-                    save_checkpoint(stage_dir, step + 1, backend, model, optimizer, schedule, accelerator)
-                accelerator.wait_for_everyone()
-    final = stage_dir / "final"
-    accelerator.wait_for_everyone()
-    if main:
-        save_model(backend, model, final, accelerator)
-    accelerator.wait_for_everyone()
-    return final
+    return finish(stage_dir, backend, model, accelerator)
