@@ -1,6 +1,7 @@
 """The demo pipeline, end to end, in a quick mode (models trained for a few steps, small splits)."""
 
 import json
+from pathlib import Path
 
 import jsonlines
 
@@ -38,9 +39,8 @@ def test_label_quality_counts():
 
 def test_demo_pipeline_quick(tmp_path):
     summary = run_demo(tmp_path, train_models=True, n_test=16, n_train_labelled=12, grpo_steps=2, sft_steps=3)
-    files = summary["files"]
-    for key in ("truth", "labels", "leaderboard", "page"):
-        assert (tmp_path / files[key]).exists() if not files[key].startswith("/") else __import__("pathlib").Path(files[key]).exists()
+    for key in ("truth", "labels", "leaderboard", "page", "grpo_model"):
+        assert Path(summary["files"][key]).exists(), key
     assert set(summary["accuracy"]) == {"voter-0", "voter-1", "voter-2", "voter-0-grpo"}
     quality = summary["label_quality"]
     assert len(quality) == 2 and all(q["weak_true"] > 0 for q in quality.values())
