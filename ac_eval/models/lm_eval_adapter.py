@@ -51,7 +51,6 @@ class AudioLM(LM):
         self.max_new_tokens = int(max_new_tokens)
         self.pretrained = self.backend.pretrained
         self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
-        self.n_audio_errors = 0
 
     def make_backend(self, pretrained: str, device: str = "cpu", arch: str = "auto", dtype: str = "float32",
                      revision: str | None = None, **unused: Any):
@@ -164,7 +163,6 @@ class AudioLM(LM):
                 for i, a in zip(span, audios):
                     if isinstance(a, str):
                         results[i] = a
-                        self.n_audio_errors += 1
                 # Requests of one batch may carry different gen_kwargs (several tasks): group them.
                 by_settings: dict[str, list[int]] = {}
                 for i in ok:
@@ -200,7 +198,6 @@ class AudioLM(LM):
                 ok = []
                 for k, a in zip(span, audios):
                     if isinstance(a, str):  # audio error: no score for any option of this item
-                        self.n_audio_errors += 1
                         for i in groups[k]:
                             results[i] = (float("nan"), False)
                     else:
