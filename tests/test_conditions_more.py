@@ -1,4 +1,3 @@
-import json
 
 import jsonlines
 import numpy as np
