@@ -43,7 +43,7 @@ class Record:
     choices: list[str]
     answer: str | None
     audio: AudioRef
-    subsets: dict[str, str] = field(default_factory=dict)
+    subsets: dict[str, str | None] = field(default_factory=dict)  # None: left out of that field's breakdown
     fields: dict[str, Any] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
 

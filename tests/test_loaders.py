@@ -11,7 +11,7 @@ def test_mmau_test_mini_real_metadata():
     path = shared_file("mmau", "mmau-test-mini.json")
     loaded = load_benchmark("mmau", path, "test-mini")
     assert len(loaded.records) == 1000 and not loaded.skipped
-    assert loaded.version == "test-mini v05.15.25"
+    assert loaded.version == "test-mini 2025-08-09 (f0a4a97, v05.15.25, latest)"
     assert loaded.issue_counts() == {"duplicate_choices": 27}
     counts = {}
     for r in loaded.records:
@@ -26,7 +26,45 @@ def test_mmau_test_mini_real_metadata():
 
 def test_mmau_older_version_is_recognised():
     loaded = load_benchmark("mmau", shared_file("mmau", "mmau-test-mini.pre-v05.15.25.2025-03-25.json"), "test-mini")
-    assert loaded.version.startswith("test-mini pre-v05.15.25")
+    assert loaded.version == "test-mini 2025-03-25 (1f675a9, pre-v05.15.25)"
+
+
+def test_every_published_metadata_version_is_named():
+    """All 17 MMAU test-mini versions and both MMAR files, from the shared sha256 table (the package ships a copy)."""
+    from ac_eval.benchmarks.versions import identify, known_versions, version_label
+
+    table = json.loads(shared_file("metadata_versions.json").read_text())
+    from importlib import resources
+
+    shipped = json.loads((resources.files("ac_eval") / "data" / "metadata_versions.json").read_text())
+    assert shipped == table
+    labels = set()
+    for v in table["mmau_test_mini"]:
+        found = identify(v["sha256"])
+        assert found["benchmark"] == "mmau" and found["date"] == v["date"] and found["commit"] == v["commit"]
+        assert v["date"] in found["version"] and v["commit"][:7] in found["version"]
+        labels.add(found["version"])
+    assert len(labels) == 17 == len(known_versions("mmau"))
+    assert sum(identify(v["sha256"])["latest"] for v in table["mmau_test_mini"]) == 1
+    assert {version_label(v["sha256"]) for v in table["mmar"]} == {
+        "MMAR-meta.json (2025-05-11, 6249700)", "MMAR-meta.jsonl (2026-02-16, a355584)"}
+    assert version_label("0" * 64) == "unknown"
+    assert load_benchmark("mmar", shared_file("mmar", "MMAR-meta.jsonl")).version == "MMAR-meta.jsonl (2026-02-16, a355584)"
+
+
+def test_a_public_split_record_without_answer_is_a_load_issue(tmp_path):
+    rows = json.loads(shared_file("mmau", "mmau-test-mini.json").read_text())[:5]
+    del rows[1]["answer"]
+    rows[3]["answer"] = None
+    loaded = load_benchmark("mmau", write_json(tmp_path / "m.json", rows), "test-mini")
+    assert [r.id for r in loaded.records] == [rows[i]["id"] for i in (0, 2, 4)]
+    assert [(s["id"], s["reason"]) for s in loaded.skipped] == [
+        (rows[i]["id"], "malformed: no answer, although this split publishes its answers") for i in (1, 3)]
+    assert loaded.issue_counts() == {"skipped: malformed": 2}
+    # the same file as MMAU test (answers withheld): nothing is missing
+    assert len(load_benchmark("mmau", tmp_path / "m.json", "test").records) == 5
+    mmar = [{"id": "a", "audio_path": "a.wav", "question": "q", "choices": ["x", "y"], "answer": None}]
+    assert load_benchmark("mmar", write_json(tmp_path / "r.json", mmar)).skipped[0]["id"] == "a"
 
 
 def test_mmau_test_split_withholds_answers():
@@ -51,7 +89,8 @@ def test_mmsu_json_fixture_resolves_leading_slash_paths():
     assert record.choices == ["A cake.", "Chocolate.", "A fruit basket.", "A drink."]
     assert record.answer == "Chocolate." and record.answer_index == 1
     assert record.audio.path == str(path.parent / "audio" / f"{record.id}.wav")
-    assert record.subsets == {"category": "Reasoning", "sub-category": "Linguistics"}
+    # mmsu_evaluation.py groups by (category, sub-category): Linguistics appears under both categories
+    assert record.subsets == {"category": "Reasoning", "category/sub-category": "Reasoning / Linguistics"}
 
 
 def test_mmsu_parquet_with_embedded_audio(tmp_path):

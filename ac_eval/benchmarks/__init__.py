@@ -1,5 +1,6 @@
-"""Benchmark registry: a benchmark is one module with `SUBSET_KEYS`, `AUDIO_KEY`, `default_metadata(root, split)`
-and `load(path, split)`.
+"""Benchmark registry: a benchmark is one module with `SUBSET_KEYS`, `AUDIO_KEY`, `PREDICTION_KEYS` (where the
+official scripts read a prediction), `default_metadata(root, split)`, `answers_public(split)`,
+`record_from_row(row, base, split, need_audio)` and `load(path, split)`.
 
 Adding a benchmark = one new module + one entry in `BENCHMARKS` (+ its task YAMLs in `tasks/`).
 """

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ac_eval.benchmarks.versions import version_label
 from ac_eval.records import AudioRef, Record
 
 
@@ -82,14 +83,15 @@ def build_records(
     rows: Iterable[Any],
     convert: Callable[[dict[str, Any]], Record],
     source: Path,
-    versions: dict[str, str] | None = None,
+    answers_public: bool = True,
 ) -> LoadedBenchmark:
     """Convert raw rows to Records; a malformed row is skipped with its reason, a duplicate id is renamed.
 
+    `answers_public`: the split publishes its answers, so a record without one is malformed (not "withheld").
     Nothing is dropped silently: every skip and rename is listed in the result and counted in reports.
     """
     sha = file_sha256(source) if source.is_file() else ""
-    loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=(versions or {}).get(sha, "unknown"))
+    loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=version_label(sha) if sha else "unknown")
     seen: Counter[str] = Counter()
     for index, row in enumerate(rows):
         rid = row.get("id") if isinstance(row, dict) else None
@@ -97,7 +99,7 @@ def build_records(
             if not isinstance(row, dict):
                 raise ValueError(f"record is a {type(row).__name__}, not an object")
             record = convert(row)
-            _check_record(record)
+            _check_record(record, answers_public)
         except (KeyError, ValueError, TypeError) as e:
             reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             loaded.skipped.append({"index": index, "id": rid, "reason": f"malformed: {reason}"})
@@ -110,7 +112,7 @@ def build_records(
     return loaded
 
 
-def _check_record(r: Record) -> None:
+def _check_record(r: Record, answers_public: bool = True) -> None:
     if not r.id:
         raise ValueError("empty id")
     if not isinstance(r.question, str):
@@ -119,6 +121,8 @@ def _check_record(r: Record) -> None:
         raise ValueError("choices is not a list of strings")
     if len(r.choices) < 2:
         raise ValueError(f"{len(r.choices)} choice(s); at least 2 are needed")
+    if r.answer is None and answers_public:
+        raise ValueError("no answer, although this split publishes its answers")
     if r.answer is not None:
         if not isinstance(r.answer, str):
             raise ValueError("answer is not a string")
@@ -128,35 +132,36 @@ def _check_record(r: Record) -> None:
         r.issues.append("duplicate_choices")
 
 
-def subset_value(value: Any) -> str:
-    """Subset fields are strings in most records; MMAU has a few lists. Report lists joined, keep the raw field."""
+def subset_value(value: Any) -> str | None:
+    """Subset fields are strings in most records; MMAU has a few lists. Report lists joined, keep the raw field.
+    None stays None: the official scripts leave such records out of that field's breakdown."""
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
-    return "" if value is None else str(value)
+    return None if value is None else str(value)
 
 
-def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path) -> AudioRef:
-    raw = row[key]
+def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path, required: bool = True) -> AudioRef:
+    """The row's clip. `required=False` (scoring a predictions file, no audio needed): a missing path is allowed."""
+    raw = row.get(key) if not required else row[key]
+    if raw is None and not required:
+        return AudioRef("")
     if not isinstance(raw, str) or not raw:
         raise ValueError(f"{key} is not a path string")
     return AudioRef(resolve_audio_path(raw, base_dir))
 
 
-
-def load_plain(benchmark: str, path: Path, audio_key: str, subset_keys: tuple[str, ...]) -> LoadedBenchmark:
-    """Records that already carry id, question, choices (list), answer (option text) and an audio path field."""
-    base = path.parent
-
-    def convert(row: dict) -> Record:
-        return Record(
-            benchmark=benchmark,
-            id=str(row["id"]),
-            question=row["question"],
-            choices=row["choices"],
-            answer=row["answer"],
-            audio=audio_ref_from(row, audio_key, base),
-            subsets={k: subset_value(row.get(k)) for k in subset_keys},
-            fields=row,
-        )
-
-    return build_records(benchmark, read_json_records(path), convert, path)
+def plain_record(
+    benchmark: str, row: dict[str, Any], base: Path, audio_key: str, subset_keys: tuple[str, ...],
+    answer: Any = ..., need_audio: bool = True,
+) -> Record:
+    """A record that already carries id, question, choices (list), answer (option text) and an audio path field."""
+    return Record(
+        benchmark=benchmark,
+        id=str(row["id"]),
+        question=row["question"],
+        choices=row["choices"],
+        answer=row["answer"] if answer is ... else answer,
+        audio=audio_ref_from(row, audio_key, base, required=need_audio),
+        subsets={k: subset_value(row.get(k)) for k in subset_keys},
+        fields=row,
+    )

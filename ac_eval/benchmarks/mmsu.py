@@ -1,22 +1,26 @@
-"""MMSU: parquet with the audio embedded (read undecoded through `datasets`), or the older JSON with `audio_path`."""
+"""MMSU: parquet with the audio embedded (read undecoded through `datasets`), or the older JSON with `audio_path`.
+
+MMSU's own scripts fix the letters to the fields: A = choice_a ... D = choice_d, all four shown even when c or d
+is blank, and a letter is right iff that field equals `answer_gt`. `letter_slots` keeps exactly that mapping;
+`Record.choices` holds the non-blank options (what other prompts show and choice mode ranks).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ac_eval.benchmarks.base import (
-    LoadedBenchmark,
-    MetadataError,
-    audio_ref_from,
-    build_records,
-    read_json_records,
-    subset_value,
-)
+from ac_eval.benchmarks.base import LoadedBenchmark, MetadataError, audio_ref_from, build_records, read_json_records
 from ac_eval.records import AudioRef, Record
 
 AUDIO_KEY = "audio_path"  # the metadata field holding the clip's path (relative to the file)
-SUBSET_KEYS = ("category", "sub-category")
+# mmsu_evaluation.py reports accuracy per category and per (category, sub-category) pair: sub-categories
+# (Linguistics, Paralinguistics) repeat under both categories, so the pair is the group.
+SUBSET_KEYS = ("category", "category/sub-category")
 CHOICE_KEYS = ("choice_a", "choice_b", "choice_c", "choice_d")
+LETTERS = "ABCD"  # fixed to CHOICE_KEYS, in order
+PREDICTION_KEYS = ("response",)  # what mmsu_evaluation.py reads; a row without it reads as "" (counted wrong)
+ABSENT_PREDICTION = ""
 
 
 def default_metadata(root: Path, split: str = "test") -> Path:
@@ -30,26 +34,44 @@ def default_metadata(root: Path, split: str = "test") -> Path:
     return jsons[0] if jsons else folder / "mmsu.parquet"
 
 
-def load(path: Path, split: str = "test") -> LoadedBenchmark:
-    if path.is_dir() or path.suffix == ".parquet":
-        return _load_parquet(path)
-    base = path.parent
-    return build_records("mmsu", read_json_records(path), lambda row: _record(row, audio_ref_from(row, AUDIO_KEY, base)), path)
+def answers_public(split: str) -> bool:
+    return True
 
 
-def _record(row: dict, audio: AudioRef) -> Record:
-    # c/d may be missing or empty: only the present options are choices.
-    choices = [row[k] for k in CHOICE_KEYS if isinstance(row.get(k), str) and row[k].strip()]
+def letter_slots(record: Record) -> list[Any]:
+    """The four fields behind the letters A-D, as the official scorer reads them (a missing field reads "")."""
+    return [record.fields.get(k, "") for k in CHOICE_KEYS]
+
+
+def shown_slots(record: Record) -> list[str]:
+    """The four options as the official prompt shows them: a blank, missing or null option is shown blank."""
+    return [v if isinstance(v, str) else "" for v in letter_slots(record)]
+
+
+def _group(value: Any) -> str:
+    """The script groups by `record.get(key, '')` as printed: a missing field is '', a null one 'None'."""
+    return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def record_from_row(row: dict, base: Path, split: str = "test", need_audio: bool = True) -> Record:
+    audio = row["_audio_ref"] if "_audio_ref" in row else audio_ref_from(row, AUDIO_KEY, base, required=need_audio)
+    category, sub = _group(row.get("category", "")), _group(row.get("sub-category", ""))
     return Record(
         benchmark="mmsu",
         id=str(row["id"]),
         question=row["question"],
-        choices=choices,
+        choices=[row[k] for k in CHOICE_KEYS if isinstance(row.get(k), str) and row[k].strip()],
         answer=row["answer_gt"],
         audio=audio,
-        subsets={k: subset_value(row.get(k)) for k in SUBSET_KEYS},
+        subsets={"category": category, "category/sub-category": f"{category} / {sub}"},
         fields={k: v for k, v in row.items() if k not in ("audio", "_audio_ref")},
     )
+
+
+def load(path: Path, split: str = "test") -> LoadedBenchmark:
+    if path.is_dir() or path.suffix == ".parquet":
+        return _load_parquet(path)
+    return build_records("mmsu", read_json_records(path), lambda row: record_from_row(row, path.parent), path)
 
 
 def _load_parquet(path: Path) -> LoadedBenchmark:
@@ -65,4 +87,4 @@ def _load_parquet(path: Path) -> LoadedBenchmark:
             raise MetadataError(f"{file}: no 'audio' column; columns are {table.column_names}")
         for i, row in enumerate(table.remove_columns(["audio"]).to_list()):
             rows.append({**row, "_audio_ref": AudioRef(str(file), row=i)})
-    return build_records("mmsu", rows, lambda row: _record(row, row["_audio_ref"]), path)
+    return build_records("mmsu", rows, lambda row: record_from_row(row, path), path)
