@@ -20,7 +20,7 @@ class CatalogueEntry:
     arch: str | None  # transformers backend architecture, where it applies
     needs: tuple[str, ...]  # "gpu", "extra:<name>", "env:<VAR>", "package:<module>"
     prompt: str = "audiomcq"
-    gen_kwargs: str | None = "max_gen_toks=64,temperature=0,do_sample=false"
+    gen_kwargs: str | None = None  # None: the task's (greedy, 256 new tokens: the paper's protocol)
     notes: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
 

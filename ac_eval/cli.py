@@ -39,7 +39,17 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--device", help="shortcut for model_args device=...")
     p.add_argument("--dtype", help="shortcut for model_args dtype=... (float32, bfloat16, float16)")
-    p.add_argument("--gen_kwargs", help="override generation settings, e.g. max_gen_toks=256,temperature=0")
+    p.add_argument("--gen_kwargs",
+                   help="generation settings, e.g. max_gen_toks=512,do_sample=true,temperature=0.7 (default: greedy, "
+                        "256 new tokens, the paper's protocol); known: until, max_gen_toks, max_new_tokens, do_sample, "
+                        "temperature, top_k, top_p")
+    p.add_argument("--extraction", default="r1-aqa", choices=["r1-aqa", "none", "lenient"],
+                   help="how the answer is read from a generated output before the MMAU/MMAR rule: r1-aqa (default, "
+                        "the paper's protocol, official), none (the whole output, as evaluation.py reads a field; "
+                        "official), lenient (last tag, across lines; reported as lenient, never official)")
+    p.add_argument("--max-error-rate", "--max_error_rate", dest="max_error_rate", type=float, default=0.05,
+                   help="exit non-zero (5) when a condition's share of item errors (audio, request) is above this "
+                        "(default: %(default)s); outputs are written either way")
     p.add_argument("--output_path", default="runs/latest")
     p.add_argument("--no_cache", action="store_true", help="do not reuse or write the request cache (no resume)")
     p.add_argument("--seed", type=int, default=1234)
@@ -76,30 +86,53 @@ def _run_config(args):
         output_path=args.output_path,
         use_cache=not args.no_cache,
         seed=args.seed,
+        extraction=args.extraction,
+        max_error_rate=args.max_error_rate,
     )
 
 
 def cmd_run(args) -> int:
-    from ac_eval.run import run
+    from ac_eval.report import status_lines
+    from ac_eval.run import EXIT_NO_AUDIO, NoAudioError, run
 
     cfg = _run_config(args)
-    if run(cfg):  # empty on the non-zero ranks of a data-parallel run
-        print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
-    return 0
+    try:
+        report = run(cfg)
+    except NoAudioError as e:
+        print(f"ac-eval: error: {e}", file=sys.stderr)
+        return EXIT_NO_AUDIO
+    if not report:  # the non-zero ranks of a data-parallel run
+        return 0
+    status = report["run_status"]
+    print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
+    for line in status_lines(status):
+        print(line)
+    for problem in status["problems"]:
+        print(f"ac-eval: {problem}", file=sys.stderr)
+    if status["exit_code"]:
+        print(f"ac-eval: exit {status['exit_code']}: {status['meaning']}", file=sys.stderr)
+    return status["exit_code"]
 
 
 def cmd_score(args) -> int:
     from ac_eval.score_cli import score_file
 
-    result = score_file(args.benchmark, Path(args.metadata), Path(args.predictions), args.split, args.prompt)
+    result = score_file(args.benchmark, Path(args.metadata) if args.metadata else None, Path(args.predictions),
+                        args.split, args.prompt, args.extraction, args.prediction_key)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    acc = result["accuracy_official"]
+    acc, strict = result["accuracy"], result["accuracy_strict"]
+    kind = result["scorer"]["kind"]
     print(
-        f"{args.benchmark}: official {'—' if acc is None else f'{100 * acc:.2f}%'} on {result['n_scored']} scored "
-        f"of {result['n_total']}; strict {100 * (result['accuracy_strict'] or 0):.2f}%; "
-        f"unparseable {result['n_unparseable']}; ambiguous items {result['n_ambiguous_items']} -> {args.output}"
+        f"{args.benchmark}: {kind} {'—' if acc is None else f'{100 * acc:.2f}%'} on {result['n_scored']} scored "
+        f"of {result['n_total']}; strict {'—' if strict is None else f'{100 * strict:.2f}%'}; "
+        f"unparseable {result['n_unparseable']}, empty {result['n_empty']}, invalid {result['n_invalid_prediction']}; "
+        f"ambiguous items {result['n_ambiguous_items']} -> {args.output}"
     )
+    metadata = result["metadata_version"] or "the predictions file's own records"
+    print(f"scorer: {result['scorer']['description']}; metadata: {metadata}")
+    for warning in result["warnings"]:
+        print(f"ac-eval: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -123,20 +156,29 @@ def cmd_labels(args) -> int:
 
     from ac_eval.labels import chance_account, import_audiomcq, make_labels, silent_votes, write_labels
 
+    console = Console()
     if args.from_audiomcq:
         labels = import_audiomcq(Path(args.from_audiomcq))
     else:
         if not args.run_dirs:
             raise SystemExit("ac-eval labels: give RUN_DIR ... (runs with the silent condition) or --from-audiomcq FILE")
+        if args.k > len(args.run_dirs):
+            raise ValueError(f"--k {args.k} with {len(args.run_dirs)} run(s): an item is weak when k models are right "
+                             "with silence, so k cannot exceed the number of runs (the paper: 2 of 3)")
         names = args.names.split(",") if args.names else None
-        items = silent_votes([Path(d) for d in args.run_dirs], names, args.condition)
-        labels = make_labels(items, k=args.k, rotation_need=args.rotation_need)
+        votes = silent_votes([Path(d) for d in args.run_dirs], names, args.condition)
+        warning = votes.coverage_warning()
+        if warning:
+            console.print(f"warning: {warning}", style="yellow")
+        labels = make_labels(votes, k=args.k, rotation_need=args.rotation_need)
     write_labels(labels, Path(args.output))
     account = chance_account(labels, k=args.k, rotation_need=args.rotation_need) if not args.from_audiomcq else {}
-    console = Console()
     weak = sum(lbl.label == "weak" for lbl in labels)
-    console.print(f"{len(labels)} items: {weak} weak ({100 * weak / max(1, len(labels)):.1f}%), "
-                  f"{len(labels) - weak} strong -> {args.output}")
+    undetermined = [lbl.id for lbl in labels if lbl.label == "undetermined"]
+    strong = len(labels) - weak - len(undetermined)
+    console.print(f"{len(labels)} items: {weak} weak ({100 * weak / max(1, len(labels)):.1f}%), {strong} strong"
+                  + (f", {len(undetermined)} undetermined (missing votes could change them: e.g. "
+                     f"{', '.join(undetermined[:3])})" if undetermined else "") + f" -> {args.output}")
     if account.get("expected_weak_if_all_guess") is not None:
         console.print(
             f"paper rule ({args.k} of {account['n_voters']}): if every model only guessed, "
@@ -148,7 +190,8 @@ def cmd_labels(args) -> int:
         r = account["rotation"]
         console.print(
             f"rotation rule ({r['need']} rotations right): {r['weak']} weak of {r['n_items']} "
-            f"({100 * r['weak_share']:.1f}%); chance alone: {r['expected_weak_if_all_guess']:.2f}; "
+            f"({100 * r['weak_share']:.1f}%), {r['undetermined']} undetermined; chance alone: "
+            f"{r['expected_weak_if_all_guess']:.2f}; "
             f"{r['paper_weak_not_weak_under_rotation']} paper-rule weak items are strong under rotation"
         )
     Path(args.output).with_suffix(".summary.json").write_text(json.dumps(account, indent=2))
@@ -164,7 +207,7 @@ def cmd_filter(args) -> int:
     summary = filter_file(args.benchmark, Path(args.metadata), labels, args.keep, Path(args.output), split,
                           Path(args.tasks_dir) if args.tasks_dir else None)
     print(f"kept {summary['n_kept']} of {summary['n_input']} ({summary['n_weak']} weak, {summary['n_strong']} strong, "
-          f"{summary['n_unlabelled']} unlabelled) -> {summary['output']}")
+          f"{summary['n_undetermined']} undetermined, {summary['n_unlabelled']} unlabelled) -> {summary['output']}")
     if args.benchmark == "audiomcq":
         for source, c in summary["per_source"].items():
             print(f"  {source}: {c['kept']} of {c['total']}")
@@ -192,7 +235,15 @@ def cmd_split_report(args) -> int:
 def cmd_leaderboard(args) -> int:
     import os
 
-    from ac_eval.leaderboard import build_board, entries_from_run, load_board, push_to_hub, reported_entries, write_board
+    from ac_eval.leaderboard import (
+        build_board,
+        entries_from_run,
+        load_board,
+        mark_metadata_versions,
+        push_to_hub,
+        reported_entries,
+        write_board,
+    )
 
     if args.action == "validate":
         board = load_board(Path(args.paths[0]))
@@ -210,6 +261,8 @@ def cmd_leaderboard(args) -> int:
     if not str(target):
         raise SystemExit("ac-eval leaderboard publish: --output DIR is required")
     board = build_board(entries, existing)
+    for note in mark_metadata_versions(board["entries"]):
+        print(f"ac-eval: warning: {note}; those rows are marked on the board", file=sys.stderr)
     page = write_board(board, target)
     print(f"{len(board['entries'])} entries -> {target / 'leaderboard.json'}; page: {page}")
     if args.push:
@@ -306,14 +359,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("score", help="score a predictions jsonl with a benchmark's official rule")
+    p = sub.add_parser(
+        "score", help="score predictions with a benchmark's official rule (item for item what its script gives)",
+        description="Predictions in the official scripts' own form (the records plus model_output / model_prediction "
+                    "for MMAU, answer_prediction for MMAR, response for MMSU) are scored with each row's own answer, "
+                    "choices and subset fields, exactly as the official script does. Predictions as jsonl of "
+                    '{"id", "prediction"} are scored against --metadata.')
     p.add_argument("--benchmark", required=True, choices=["mmau", "mmar", "mmsu"])
-    p.add_argument("--metadata", required=True, help="the benchmark's metadata file (json, jsonl or parquet)")
-    p.add_argument("--predictions", required=True, help='jsonl, one {"id": ..., "prediction": <raw output>} per line')
+    p.add_argument("--predictions", required=True,
+                   help='the official form (json list or jsonl of records with the prediction field), or jsonl of '
+                        '{"id": ..., "prediction": <raw output>}')
+    p.add_argument("--metadata", help="the benchmark's metadata file (json, jsonl or parquet): required for "
+                                      "{id, prediction} files; for the official form, checked against (version, ids)")
     p.add_argument("--output", required=True)
     p.add_argument("--split", help="mmau: test-mini (default) or test")
     p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"],
                    help="the prompt the predictions answered; selects the rule (MMSU official prompt -> letter rule)")
+    p.add_argument("--extraction", default="r1-aqa", choices=["r1-aqa", "none", "lenient"],
+                   help="answer extraction before the MMAU/MMAR rule (default r1-aqa: idempotent on predictions "
+                        "already extracted; none: the string as given; lenient: not official)")
+    p.add_argument("--prediction-key", "--prediction_key", dest="prediction_key",
+                   help="the field holding the model's answer in an official-form file (default: the official one)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("tiny-model", help="write a tiny randomly initialised checkpoint of a real architecture")

@@ -1,7 +1,8 @@
 """Audio conditions: what the model hears in place of (or as) the item's clip.
 
 A condition is one small class with `audio_for(ref, sample_rate) -> AudioInput | None` (None: no audio in the
-prompt at all) and an entry in `CONDITIONS`. `AudioInput.cache_key` marks inputs that are identical across
+prompt at all), `reads_clip` (whether it opens the item's audio file: a run checks those exist before the
+model loads) and an entry in `CONDITIONS`. `AudioInput.cache_key` marks inputs that are identical across
 items (silence, fixed noise), so a backend computes their features once per model instead of once per item.
 A condition that draws on other items (`shuffled`) also has `assign(refs) -> refs`, applied when a task's
 docs are built.
@@ -29,6 +30,7 @@ class OriginalCondition:
     """The benchmark's own clip."""
 
     name = "original"
+    reads_clip = True
 
     def audio_for(self, ref: AudioRef, sample_rate: int) -> AudioInput:
         return AudioInput(load_audio(ref, sample_rate))
@@ -38,6 +40,7 @@ class SilentCondition:
     """The paper's control: 30 s of zeros at the model's sample rate, whatever the clip's length."""
 
     name = "silent"
+    reads_clip = False
     seconds = 30.0
 
     def audio_for(self, ref: AudioRef, sample_rate: int) -> AudioInput:
@@ -49,6 +52,7 @@ class SilentMatchedCondition:
     """Zeros as long as the clip (read from its header, the samples are never decoded)."""
 
     name = "silent-matched"
+    reads_clip = True
 
     def audio_for(self, ref: AudioRef, sample_rate: int) -> AudioInput:
         n = audio_num_samples(ref, sample_rate)
@@ -59,6 +63,7 @@ class NoiseCondition:
     """White noise, the same 30 s for every item (fixed seed), at a set RMS level (0.01, about -40 dBFS)."""
 
     name = "noise"
+    reads_clip = False
     seconds = 30.0
     rms = 0.01
     seed = 0
@@ -73,6 +78,7 @@ class ShuffledCondition:
     """Another item's clip (a fixed-seed derangement: no item keeps its own audio, where two or more differ)."""
 
     name = "shuffled"
+    reads_clip = True
     seed = 0
 
     def assign(self, refs: list[AudioRef]) -> list[AudioRef]:
@@ -124,6 +130,7 @@ class NoAudioCondition:
     """No audio in the prompt at all (the text-prior control: silence itself is not a neutral input)."""
 
     name = "none"
+    reads_clip = False
 
     def audio_for(self, ref: AudioRef, sample_rate: int) -> None:
         return None

@@ -158,8 +158,8 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
 
 def _accuracy_by_kind(run_dir: Path) -> dict:
     report = json.loads((run_dir / "results.json").read_text())["tasks"]["synthbench_test"]["conditions"]
-    return {cond: {"overall": s["accuracy_official"],
-                   **{k: v["accuracy_official"] for k, v in s["subsets"]["sub-category"].items()}}
+    return {cond: {"overall": s["accuracy"],
+                   **{k: v["accuracy"] for k, v in s["subsets"]["sub-category"].items()}}
             for cond, s in report.items()}
 
 

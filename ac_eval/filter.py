@@ -63,6 +63,7 @@ def filter_file(
         "n_kept": len(kept),
         "n_weak": counts["weak"],
         "n_strong": counts["strong"],
+        "n_undetermined": counts["undetermined"],  # missing votes could change their label: in neither subset
         "n_unlabelled": counts["unlabelled"],
         "per_source": {s: {"kept": by_source[s], "total": totals[s]} for s in sorted(totals)},
     }

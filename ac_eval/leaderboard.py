@@ -25,7 +25,8 @@ class BoardError(ValueError):
 
 def _acc(stats: dict | None) -> dict[str, float | None]:
     stats = stats or {}
-    return {"official": stats.get("accuracy_official"), "strict": stats.get("accuracy_strict")}
+    return {"official": stats.get("accuracy_official"), "strict": stats.get("accuracy_strict"),
+            "value": stats.get("accuracy", stats.get("accuracy_official"))}
 
 
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
@@ -40,6 +41,7 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
             continue
         paired = (tr.get("paired") or {}).get("silent", {}).get("overall", {})
         prompt = next((p for n, p in results["prompt"].items() if n.startswith(task)), {})
+        scorer = tr.get("scorer") or {}
         entries.append(
             {
                 "model": model.get("id") or config["model_args"],
@@ -48,6 +50,9 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
                 "accuracy_audio": _acc(conds["original"]),
                 "accuracy_silent": _acc(conds.get("silent")),
                 "delta": paired.get("delta"),
+                "delta_n": paired.get("n"),
+                "scorer_kind": scorer.get("kind", "official"),
+                "metadata_note": None,
                 "delta_ci": [paired["ci_low"], paired["ci_high"]] if paired.get("ci_low") is not None else None,
                 "mcnemar_p": paired.get("mcnemar_p"),
                 "strong_accuracy": None,
@@ -61,12 +66,14 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
                     "backend": f"{model.get('lm_eval_model', config['model'])}/{model.get('arch') or 'unknown'}",
                     "prompt": prompt.get("name", config.get("prompt", "")),
                     "scorer": prompt.get("rule", "string_match"),
+                    "extraction": scorer.get("extraction", "r1-aqa"),
                     "mode": config.get("mode", "generate"),
                     "conditions": sorted(conds),
                     "harness_version": results["ac_eval_version"],
                     "date": results["date"],
                     "config_hash": results.get("config_hash") or "0" * 16,
                     "metadata_version": tr.get("metadata_version"),
+                    "metadata_sha256": tr.get("metadata_sha256"),
                     "recipe": (model.get("training") or None),
                 },
             }
@@ -84,8 +91,8 @@ def reported_entries(path: Path = REPORTED) -> list[dict[str, Any]]:
                     "model": model,
                     "benchmark": benchmark,
                     "source": "reported",
-                    "accuracy_audio": {"official": value, "strict": None},
-                    "accuracy_silent": {"official": None, "strict": None},
+                    "accuracy_audio": {"official": value, "strict": None, "value": value},
+                    "accuracy_silent": {"official": None, "strict": None, "value": None},
                     "delta": None,
                     "n": None,
                     "provenance": {"citation": data["citation"]},
@@ -101,7 +108,7 @@ def fold_strong_subsets(entries: list[dict]) -> list[dict]:
     for e in entries:
         target = base.get((e["model"], e["benchmark"].removesuffix("_strong")))
         if e["source"] == "measured" and e["benchmark"].endswith("_strong") and target is not None and target is not e:
-            target["strong_accuracy"] = e["accuracy_audio"]["official"]
+            target["strong_accuracy"] = e["accuracy_audio"].get("value", e["accuracy_audio"]["official"])
             target["strong_n"] = e["n"]
             continue
         out.append(e)
@@ -114,10 +121,41 @@ def entry_key(e: dict) -> tuple:
     return (e["model"], e["benchmark"], e["source"], p.get("config_hash") or p.get("citation"))
 
 
+def mark_metadata_versions(entries: list[dict]) -> list[str]:
+    """Rows of one benchmark scored on different metadata versions must not sit side by side unmarked: each such
+    row gets a `metadata_note` (shown on the page); reported rows beside measured ones say the paper names no
+    version. Returns one line per benchmark where versions differ."""
+    notes = []
+    by_benchmark: dict[str, list[dict]] = {}
+    for e in entries:
+        e["metadata_note"] = None
+        by_benchmark.setdefault(e["benchmark"].removesuffix("_strong"), []).append(e)
+    for benchmark, rows in sorted(by_benchmark.items()):
+        measured = [e for e in rows if e["source"] == "measured"]
+        versions = {_version_of(e) for e in measured}
+        if len(versions) > 1:
+            notes.append(f"{benchmark}: rows scored on {len(versions)} metadata versions: {', '.join(sorted(versions))}")
+            for e in measured:
+                others = sorted(versions - {_version_of(e)})
+                e["metadata_note"] = f"scored on {_version_of(e)}; other rows here on {', '.join(others)}"
+        if measured:
+            for e in rows:
+                if e["source"] == "reported":
+                    e["metadata_note"] = "the source does not say which metadata version it was scored on"
+    return notes
+
+
+def _version_of(e: dict) -> str:
+    p = e["provenance"]
+    version = p.get("metadata_version") or "unknown"
+    return f"{version} (sha256 {str(p.get('metadata_sha256'))[:12]})" if version == "unknown" else version
+
+
 def build_board(entries: list[dict], existing: dict | None = None) -> dict[str, Any]:
     merged: dict[tuple, dict] = {entry_key(e): e for e in (existing or {}).get("entries", [])}
     for e in fold_strong_subsets(entries):
         merged[entry_key(e)] = e
+    mark_metadata_versions(list(merged.values()))
     board = {
         "schema_version": 1,
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -18,7 +18,7 @@ from ac_eval.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
 from ac_eval.conditions import get_condition
 from ac_eval.prompts import get_prompt
 from ac_eval.records import AudioRef, Record
-from ac_eval.scoring import AUDIO_ERROR_PREFIX, score_item
+from ac_eval.scoring import AUDIO_ERROR_PREFIX, Scorer, score_item
 
 
 @functools.lru_cache(maxsize=16)
@@ -35,7 +35,7 @@ def resolve_metadata(
     return metadata_path(benchmark, split, data_dir or os.environ.get("AC_EVAL_DATA_DIR"), override)
 
 
-def record_to_doc(record: Record, condition: str, prompt_name: str) -> dict[str, Any]:
+def record_to_doc(record: Record, condition: str, prompt_name: str, extraction: str = "r1-aqa") -> dict[str, Any]:
     prompt = get_prompt(prompt_name, record.benchmark)
     return {
         "id": record.id,
@@ -48,6 +48,7 @@ def record_to_doc(record: Record, condition: str, prompt_name: str) -> dict[str,
         "prompt": prompt.user_text(record),
         "continuations": prompt.continuations(record),
         "rule": prompt.rule,
+        "extraction": extraction,
         "subsets": json.dumps(record.subsets),
         "issues": record.issues,
         "fields": json.dumps(record.fields, default=str),
@@ -68,6 +69,13 @@ def record_from_doc(doc: dict[str, Any]) -> Record:
     )
 
 
+def select_records(records: list[Record], limit: float | None) -> list[Record]:
+    """The first N records, or a fraction of them when 0 < limit < 1."""
+    if limit is None:
+        return records
+    return records[: int(math.ceil(len(records) * limit)) if limit < 1 else int(limit)]
+
+
 def load_docs(
     benchmark: str,
     split: str = "test",
@@ -77,30 +85,31 @@ def load_docs(
     prompt: str = "audiomcq",
     metadata_file: str | None = None,
     limit_items: float | None = None,
-    **unused: Any,
+    extraction: str = "r1-aqa",
+    **lm_eval_metadata: Any,
 ):
     """lm-eval `custom_dataset`: {"test": Dataset of docs} for one benchmark split under one condition.
 
     `limit_items` keeps the first N records (a fraction if < 1) *before* a condition expands or pairs them, so
-    every condition sees the same items (lm-eval's own --limit counts docs, and silent-rotated has k per item)."""
+    every condition sees the same items (lm-eval's own --limit counts docs, and silent-rotated has k per item).
+    `lm_eval_metadata`: the rest of what lm-eval passes (the task's metadata version, model_args, ...), not ours."""
     import datasets
 
     cond = get_condition(condition)
     path = resolve_metadata(benchmark, split, data_dir, metadata_files, metadata_file)
     loaded = load_cached(benchmark, str(path), split)
-    records = loaded.records
-    if limit_items is not None:
-        records = records[: int(math.ceil(len(records) * limit_items)) if limit_items < 1 else int(limit_items)]
+    records = select_records(loaded.records, limit_items)
     if hasattr(cond, "expand"):  # e.g. silent-rotated: each item once per rotation of its options
         records = cond.expand(records)
-    docs = [record_to_doc(r, condition, prompt) for r in records]
+    Scorer(benchmark, get_prompt(prompt, benchmark).rule, extraction)  # an unknown extraction fails here, early
+    docs = [record_to_doc(r, condition, prompt, extraction) for r in records]
     if hasattr(cond, "assign"):  # e.g. shuffled: each item gets another item's clip
         for doc, ref in zip(docs, cond.assign([r.audio for r in records])):
             doc["audio"] = json.dumps(ref.to_dict())
     features = datasets.Features(
         {
             **{k: datasets.Value("string") for k in ("id", "benchmark", "condition", "question", "answer", "audio")},
-            **{k: datasets.Value("string") for k in ("prompt", "rule", "subsets", "fields")},
+            **{k: datasets.Value("string") for k in ("prompt", "rule", "extraction", "subsets", "fields")},
             "choices": datasets.Sequence(datasets.Value("string")),
             "continuations": datasets.Sequence(datasets.Value("string")),
             "issues": datasets.Sequence(datasets.Value("string")),
@@ -140,16 +149,21 @@ def raw_prediction(doc: dict, results: list) -> str | None:
     return doc["continuations"][best]
 
 
+def doc_scorer(doc: dict) -> Scorer:
+    return Scorer(doc["benchmark"], doc["rule"], doc.get("extraction") or "r1-aqa")
+
+
 def process_results(doc: dict, results: list) -> dict[str, Any]:
-    score = score_item(record_from_doc(doc), raw_prediction(doc, results), doc["rule"])
+    score = score_item(record_from_doc(doc), raw_prediction(doc, results), doc_scorer(doc))
     return {
-        "acc": None if score.correct_official is None else float(score.correct_official),
+        "acc": None if score.correct is None else float(score.correct),
         "acc_strict": None if score.correct_strict is None else float(score.correct_strict),
         "unparseable": float(score.status == "unparseable"),
     }
 
 
 def mean_skipping_none(values: list) -> float | None:
-    """Official accuracy skips items with no prediction (and MMSU's wrong-format items), as the official scripts do."""
+    """Accuracy skips items the scorer does not count (MMAU/MMAR: no prediction; MMSU: wrong format), as the
+    official scripts do."""
     kept = [v for v in values if v is not None]
     return sum(kept) / len(kept) if kept else None

@@ -26,7 +26,7 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups) * len(conds)), 4))
     colours = {"original": "#1f77b4", "silent": "#ff7f0e"}
     for j, cond in enumerate(conds):
-        values = [100 * ((stats(cond, g) or {}).get("accuracy_official") or 0) for g in groups]
+        values = [100 * ((stats(cond, g) or {}).get("accuracy") or 0) for g in groups]
         xs = [i + (j - (len(conds) - 1) / 2) * width for i in range(len(groups))]
         label = "with audio" if cond == "original" else cond
         ax.bar(xs, values, width, label=label, color=colours.get(cond))
@@ -34,7 +34,7 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
     for i, g in enumerate(guess):
         ax.hlines(g, i - 0.45, i + 0.45, colors="black", linestyles="dashed", label="random guess" if i == 0 else None)
     ax.set_xticks(range(len(groups)), [f"{g}\n(n={stats(next(iter(conds)), g)['n_total']})" for g in groups])
-    ax.set_ylabel("official accuracy (%)")
+    ax.set_ylabel(f"{(task_report.get('scorer') or {}).get('kind', 'official')} accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title(f"{task}: accuracy with audio vs without")
     ax.legend(loc="upper right", fontsize="small")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ac_eval.benchmarks.mmsu import LETTERS as MMSU_LETTERS
+from ac_eval.benchmarks.mmsu import shown_slots
 from ac_eval.records import Record
 
 AUDIOMCQ_SYSTEM = "You are an audio understanding model that answers multiple choice questions based on audio content."
@@ -18,8 +20,6 @@ AUDIOMCQ_TEMPLATE = (
 MMSU_INSTRUCTION = (
     "Choose the most suitable answer from options A, B, C, and D. You must respond with only A, B, C, or D."
 )
-LETTERS = "ABCDEFGH"
-
 
 @dataclass(frozen=True)
 class PromptStyle:
@@ -32,13 +32,15 @@ class PromptStyle:
         if self.name == "audiomcq":
             # R1-AQA writes the Python str() of the list, quotes and brackets included.
             return self.template.format(question=record.question, choices=str(record.choices))
-        options = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(record.choices))
+        # mmsu_inference.py: always A-D, each letter fixed to its field, a blank option shown blank.
+        options = "\n".join(f"{letter}. {text}" for letter, text in zip(MMSU_LETTERS, shown_slots(record)))
         return self.template.format(question=record.question, options=options)
 
     def continuations(self, record: Record) -> list[str]:
-        """What the model is scored on producing for each choice in choice mode."""
+        """What the model is scored on producing for each choice in choice mode (MMSU: the letters of the
+        non-blank options, in the order of `record.choices`)."""
         if self.rule == "mmsu_letter":
-            return [LETTERS[i] for i in range(len(record.choices))]
+            return [letter for letter, text in zip(MMSU_LETTERS, shown_slots(record)) if text.strip()]
         return [f"<answer>{c}</answer>" for c in record.choices]
 
     def to_dict(self) -> dict:
@@ -48,7 +50,7 @@ class PromptStyle:
 PROMPTS = {
     "audiomcq": PromptStyle("audiomcq", AUDIOMCQ_SYSTEM, AUDIOMCQ_TEMPLATE, "string_match"),
     # MMSU's official prompt. Its letter rule reads A-D only, so it is offered for MMSU alone.
-    "mmsu": PromptStyle("mmsu", None, MMSU_INSTRUCTION + "\nQuestion: {question}\n{options}", "mmsu_letter"),
+    "mmsu": PromptStyle("mmsu", None, MMSU_INSTRUCTION + "\n\nQuestion: {question}\n\n{options}", "mmsu_letter"),
 }
 
 

@@ -136,7 +136,7 @@ def make_server(backend, host: str = "127.0.0.1", port: int = 8000, model_name: 
 
 
 def _settings(body: dict) -> GenerationSettings:
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 64
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 256
     temperature = float(body.get("temperature") or 0.0)
     stop = body.get("stop") or []
     return GenerationSettings(

@@ -20,12 +20,12 @@ from ac_eval.labels import _model_name
 def split_report(labels_path: Path, run_dirs: list[Path], names: list[str] | None = None, condition: str = "silent") -> dict:
     labels = {(row["benchmark"], row["id"]): row for row in jsonlines.open(labels_path)}
     names = list(names) if names else [_model_name(Path(d)) for d in run_dirs]
-    # (benchmark) -> model -> list of (correct, subsets, n_choices) on silent items
+    # (benchmark) -> model -> list of (correct, subsets, n_choices) on the silent items the scorer counted
     silent: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for run_dir, model in zip(run_dirs, names):
         for row in jsonlines.open(Path(run_dir) / "samples.jsonl"):
-            if row["condition"] == condition:
-                silent[row["benchmark"]][model].append((row["correct"] is True, row["subsets"], row["n_choices"]))
+            if row["condition"] == condition and row["correct"] is not None:
+                silent[row["benchmark"]][model].append((row["correct"], row["subsets"], row["n_choices"]))
     report: dict[str, Any] = {"condition": condition, "models": names, "benchmarks": {}}
     for benchmark, by_model in sorted(silent.items()):
         mine = [lbl for (b, _), lbl in labels.items() if b == benchmark]
@@ -34,6 +34,7 @@ def split_report(labels_path: Path, run_dirs: list[Path], names: list[str] | Non
             "n_labelled": n,
             "weak_share": sum(lbl["label"] == "weak" for lbl in mine) / n if n else None,
             "strong_share": sum(lbl["label"] == "strong" for lbl in mine) / n if n else None,
+            "undetermined_share": sum(lbl["label"] == "undetermined" for lbl in mine) / n if n else None,
             "silent_accuracy": {m: _mean([c for c, _, _ in rows]) for m, rows in by_model.items()},
         }
         rotated = [lbl for lbl in mine if "label_rotation" in lbl]
@@ -45,9 +46,11 @@ def split_report(labels_path: Path, run_dirs: list[Path], names: list[str] | Non
             guess: dict[str, list] = defaultdict(list)
             for model, rows in by_model.items():
                 for correct, subs, n_choices in rows:
-                    groups[subs.get(key, "")][model].append(correct)
+                    if subs.get(key) is None:
+                        continue
+                    groups[subs[key]][model].append(correct)
                     if model == names[0]:
-                        guess[subs.get(key, "")].append(1 / n_choices)
+                        guess[subs[key]].append(1 / n_choices)
             subsets[key] = {
                 value: {"n": len(guess[value]), "random_guess": _mean(guess[value]),
                         **{m: _mean(v) for m, v in per_model.items()}}
@@ -70,11 +73,11 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for the Table 3/4 form, then one Table 2 form per benchmark and subset field."""
     models = report["models"]
     out = []
-    header = ["Benchmark", "n", *[f"{m} (silent)" for m in models], "Weak %", "Strong %"]
+    header = ["Benchmark", "n", *[f"{m} (silent)" for m in models], "Weak %", "Strong %", "Undetermined %"]
     rows = []
     for b, e in report["benchmarks"].items():
         rows.append([b, str(e["n_labelled"]), *[_pct(e["silent_accuracy"].get(m)) for m in models],
-                     _pct(e["weak_share"]), _pct(e["strong_share"])])
+                     _pct(e["weak_share"]), _pct(e["strong_share"]), _pct(e.get("undetermined_share"))])
     out.append(("Audio-contribution split (paper Tables 3/4 form)", header, rows))
     for b, e in report["benchmarks"].items():
         for key, values in e["subsets"].items():

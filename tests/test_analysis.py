@@ -107,3 +107,76 @@ def test_split_report(stub_runs, tmp_path):
     assert set(mmau["subsets"]) == {"task", "difficulty", "sub-category"}
     assert "random_guess" in mmau["subsets"]["task"]["sound"]
     assert "Table 2 form" in (tmp_path / "split" / "split_report.md").read_text()
+
+
+def _fake_run(folder: Path, rows: list[dict]) -> Path:
+    """A run folder as `labels` reads it: samples.jsonl rows (id, condition, status, correct) + results.json."""
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"config": {"model_args": f"pretrained={folder.name}"}}))
+    with jsonlines.open(folder / "samples.jsonl", "w") as w:
+        for r in rows:
+            w.write({"benchmark": "mmau", "n_choices": 4, "condition": "silent", **r})
+    return folder
+
+
+def test_missing_or_failed_votes_are_not_wrong_votes(tmp_path, capsys):
+    """k=2 of 3. A vote is a model's answer; an audio/request error, an invalid prediction or a missing row is no
+    vote, and an item whose label those missing votes could change is undetermined."""
+    right = {"status": "ok", "correct": True}
+    wrong = {"status": "ok", "correct": False}
+    unreadable = {"status": "unparseable", "correct": False}
+    excluded = {"status": "unparseable", "correct": None}  # MMSU wrong format: excluded officially, still an answer
+    failed = {"status": "request_error", "correct": None}
+    audio = {"status": "audio_error", "correct": None}
+    plan = {  # item -> votes of models a, b, c (None: no row at all)
+        "i1": (right, right, failed),         # 2 right already: weak
+        "i2": (right, failed, wrong),         # the failed vote decides: undetermined
+        "i3": (wrong, failed, unreadable),    # even if it were right, 1 < 2: strong
+        "i4": (right, audio, None),           # two missing: undetermined
+        "i5": (wrong, excluded, None),        # 0 right, 1 missing: strong
+        "i6": (right, right, right),
+    }
+    runs = []
+    for m, name in enumerate("abc"):
+        rows = [{"id": item, **votes[m]} for item, votes in plan.items() if votes[m] is not None]
+        runs.append(_fake_run(tmp_path / name, rows))
+    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(runs, list("abc")))}
+    assert {i: lbl.label for i, lbl in labels.items()} == {
+        "i1": "weak", "i2": "undetermined", "i3": "strong", "i4": "undetermined", "i5": "strong", "i6": "weak"}
+    assert {i: lbl.n_valid_votes for i, lbl in labels.items()} == {"i1": 2, "i2": 2, "i3": 2, "i4": 1, "i5": 2, "i6": 3}
+    assert labels["i2"].correct_by_model == {"a": True, "b": None, "c": False}
+
+    out = tmp_path / "labels.jsonl"
+    assert main(["labels", *map(str, runs), "--names", "a,b,c", "--output", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "2 undetermined" in said and "runs cover different items" in said
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["undetermined"] == 2 and summary["undetermined_ids"] == ["i2", "i4"]
+    assert summary["weak"] == 2 and summary["strong"] == 2
+    # filtering keeps undetermined items out of both subsets, and counts them
+    from ac_eval.labels import read_labels
+
+    assert read_labels(out)["i2"] == "undetermined"
+
+    # k larger than the number of runs is refused (one run and k=2 used to call everything strong)
+    assert main(["labels", str(runs[0]), "--output", str(tmp_path / "one.jsonl")]) == 2
+    assert "--k 2 with 1 run(s)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="k=4 with 3 run"):
+        make_labels(silent_votes(runs, list("abc")), k=4)
+
+
+def test_rotation_votes_with_a_missing_rotation(tmp_path):
+    def rot(item, k, vote):
+        return {"id": f"{item}::rot{k}", "condition": "silent-rotated", **vote}
+
+    ok = {"status": "ok", "correct": True}
+    no = {"status": "ok", "correct": False}
+    err = {"status": "audio_error", "correct": None}
+    runs = []
+    for name, votes in (("a", (ok, ok, ok, ok)), ("b", (ok, ok, err, ok)), ("c", (ok, no, ok, ok))):
+        rows = [{"id": "q", "status": "ok", "correct": True}] + [rot("q", k, v) for k, v in enumerate(votes)]
+        runs.append(_fake_run(tmp_path / name, rows))
+    (label,) = make_labels(silent_votes(runs, list("abc")))
+    # a solves every rotation, b has one rotation missing (unknown), c fails one: 1 sure, 1 unknown -> undetermined
+    assert label.label == "weak" and label.label_rotation == "undetermined"
+    assert label.votes_rotation == 1 and label.n_valid_votes_rotation == 2 and label.n_rotations == 4

@@ -52,7 +52,7 @@ def test_choice_scores_and_audio_reaching_the_model(af3):
 
 
 def test_af3_end_to_end(af3_ckpt, bench_root, tmp_path):
-    report = run(RunConfig(tasks=["mmau"], conditions=["original", "silent", "none"], model_args=f"pretrained={af3_ckpt}",
+    report = run(RunConfig(tasks=["mmau"], conditions=["original", "silent", "none"], model_args=f"pretrained={af3_ckpt},max_new_tokens=32",
                            data_dir=str(bench_root), limit=6, output_path=str(tmp_path)))
     conds = report["tasks"]["mmau_test_mini"]["conditions"]
     assert set(conds) == {"original", "silent", "none"} and all(c["n_total"] == 6 for c in conds.values())

@@ -49,7 +49,7 @@ def test_none_removes_the_audio_from_the_prompt(backend):
 
 def test_every_null_condition_runs_end_to_end(tiny_ckpt, bench_root, tmp_path):
     cfg = RunConfig(tasks=["mmar"], conditions=["original", "none", "noise", "shuffled", "silent-matched"],
-                    model_args=f"pretrained={tiny_ckpt}", data_dir=str(bench_root), limit=12, output_path=str(tmp_path))
+                    model_args=f"pretrained={tiny_ckpt},max_new_tokens=32", data_dir=str(bench_root), limit=12, output_path=str(tmp_path))
     report = run(cfg)
     conds = report["tasks"]["mmar"]["conditions"]
     assert set(conds) == {"original", "none", "noise", "shuffled", "silent-matched"}

@@ -11,7 +11,7 @@ import jsonlines
 
 
 def test_two_processes_equal_one(tiny_ckpt, bench_root, tmp_path):
-    common = ["--model_args", f"pretrained={tiny_ckpt}", "--tasks", "mmau", "--data_dir", str(bench_root),
+    common = ["--model_args", f"pretrained={tiny_ckpt},max_new_tokens=32", "--tasks", "mmau", "--data_dir", str(bench_root),
               "--limit", "16", "--batch_size", "1"]
     one = subprocess.run([sys.executable, "-m", "ac_eval", "run", *common, "--output_path", str(tmp_path / "one")],
                          capture_output=True, text=True)

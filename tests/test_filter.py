@@ -78,7 +78,7 @@ def test_filter_refuses_bad_input(tmp_path):
         filter_file("mmau", src, None, "strong", tmp_path / "x.json")
     bad = tmp_path / "labels.jsonl"
     bad.write_text('{"id": "q1", "label": "medium"}\n')
-    with pytest.raises(ValueError, match="neither weak nor strong"):
+    with pytest.raises(ValueError, match="is not one of weak, strong, undetermined"):
         read_labels(bad)
 
 

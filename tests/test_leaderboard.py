@@ -36,8 +36,7 @@ def test_entries_from_a_run(runs):
     report = json.loads((runs[0] / "results.json").read_text())["tasks"]["mmau_test_mini"]
     assert entry["benchmark"] == "mmau_test_mini" and entry["source"] == "measured" and entry["n"] == 12
     assert entry["accuracy_audio"]["official"] == report["conditions"]["original"]["accuracy_official"]
-    assert entry["delta"] == pytest.approx(report["conditions"]["original"]["accuracy_official"]
-                                           - report["conditions"]["silent"]["accuracy_official"])
+    assert entry["delta"] == report["delta"]["silent"]["official"] and entry["delta_n"] == report["delta"]["silent"]["n"]
     prov = entry["provenance"]
     assert prov["backend"] == "ac_hf/qwen2-audio" and prov["scorer"] == "string_match" and prov["mode"] == "choice"
     assert prov["conditions"] == ["original", "silent"] and len(prov["config_hash"]) == 16
@@ -72,6 +71,31 @@ def test_schema_refuses_malformed_entries(runs, mutate, field):
     with pytest.raises(BoardError, match="entry 0") as err:
         build_board([entry])
     assert field in str(err.value)
+
+
+def test_rows_on_different_metadata_versions_are_marked(runs, tmp_path, capsys):
+    current = _measured(runs)
+    assert current["delta_n"] == 12 and current["scorer_kind"] == "official"
+    older = copy.deepcopy(current)
+    older["model"] = "scored-on-the-older-file"
+    older["provenance"]["metadata_version"] = "test-mini 2025-03-25 (1f675a9, pre-v05.15.25)"
+    board = build_board([current, older, *reported_entries()])
+    rows = {e["model"]: e for e in board["entries"] if e["benchmark"] == "mmau_test_mini"}
+    assert "other rows here on test-mini 2025-03-25" in rows[current["model"]]["metadata_note"]
+    assert "scored on test-mini 2025-03-25" in rows["scored-on-the-older-file"]["metadata_note"]
+    assert all("does not say which metadata version" in e["metadata_note"]
+               for e in rows.values() if e["source"] == "reported")
+    assert all(e["metadata_note"] is None for e in board["entries"] if e["benchmark"] == "mmar")  # nothing measured
+    same = build_board([current, {**copy.deepcopy(current), "model": "twin"}])
+    assert all(e["metadata_note"] is None for e in same["entries"])
+    # publish says it out loud
+    results = json.loads((runs[0] / "results.json").read_text())
+    results["tasks"]["mmau_test_mini"]["metadata_version"] = "unknown"
+    other = tmp_path / "other"
+    shutil.copytree(runs[0], other)
+    (other / "results.json").write_text(json.dumps({**results, "config_hash": "abcdef0123456789"}))
+    assert main(["leaderboard", "publish", str(runs[0]), str(other), "--output", str(tmp_path / "b")]) == 0
+    assert "rows scored on 2 metadata versions" in capsys.readouterr().err
 
 
 def test_reported_entry_needs_a_citation():
@@ -149,7 +173,7 @@ def test_page_in_a_real_browser(runs, tmp_path):
         page.click("th[data-key=audio]")
         assert numbers(column(4)) == sorted(first)
         page.click("th[data-key=model]")
-        models = column(1)
+        models = [t.strip() for t in page.locator("#board tbody td.model .name").all_inner_texts()]
         assert models == sorted(models, key=str.lower) or models == sorted(models)
 
         page.select_option("#benchmark-filter", "mmar")
@@ -159,8 +183,13 @@ def test_page_in_a_real_browser(runs, tmp_path):
         assert rows.count() == 3 and set(column(3)) == {"measured"}
         assert page.locator("#chart circle").count() == 3  # measured rows have a silent accuracy
 
+        # reported rows beside measured ones carry the metadata tag, with the reason on hover
+        page.select_option("#source-filter", "reported")
+        note = page.locator("#board tbody td.model .tag.note").first
+        assert "does not say which metadata version" in note.get_attribute("title")
+        page.select_option("#source-filter", "measured")
         # the model named with markup is shown as text, nothing is injected
-        assert MARKUP in column(1)
+        assert MARKUP in [t.strip() for t in page.locator("#board tbody td.model .name").all_inner_texts()]
         assert page.locator("#board img, #chart img, body img").count() == 0
         assert page.locator("#chart text", has_text=MARKUP[:20]).count() == 1
         shot = tmp_path / "leaderboard.png"

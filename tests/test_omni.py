@@ -67,7 +67,7 @@ def test_audio_reaches_the_thinker(omni):
 
 @pytest.mark.parametrize("mode", ["generate", "choice"])
 def test_omni_end_to_end_on_mmar(omni_ckpt, bench_root, tmp_path, mode):
-    report = run(RunConfig(tasks=["mmar"], model_args=f"pretrained={omni_ckpt}", data_dir=str(bench_root), limit=10,
+    report = run(RunConfig(tasks=["mmar"], model_args=f"pretrained={omni_ckpt},max_new_tokens=32", data_dir=str(bench_root), limit=10,
                            mode=mode, output_path=str(tmp_path)))
     conds = report["tasks"]["mmar"]["conditions"]
     assert set(conds) == {"original", "silent"} and all(c["n_total"] == 10 and c["n_audio_error"] == 0 for c in conds.values())

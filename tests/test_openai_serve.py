@@ -30,7 +30,7 @@ def server(backend):
 
 def _openai_cfg(srv, bench_root, out, cache_dir, **extra):
     args = (f"model=tiny,base_url=http://127.0.0.1:{srv.server_port}/v1,api_key_env=AC_EVAL_TEST_KEY,"
-            f"audio_format=wavf32,concurrency=4,cache_dir={cache_dir}")
+            f"audio_format=wavf32,concurrency=4,cache_dir={cache_dir},max_new_tokens=32")
     for k, v in extra.items():
         args += f",{k}={v}"
     return RunConfig(tasks=["mmau"], model="openai", model_args=args, data_dir=str(bench_root), limit=8,
@@ -44,7 +44,7 @@ def _predictions(out: Path) -> dict:
 def test_api_run_survives_faults_and_matches_the_direct_run(server, tiny_ckpt, bench_root, tmp_path, monkeypatch):
     monkeypatch.setenv("AC_EVAL_TEST_KEY", SECRET)
     direct = tmp_path / "direct"
-    run(RunConfig(tasks=["mmau"], model_args=f"pretrained={tiny_ckpt}", data_dir=str(bench_root), limit=8,
+    run(RunConfig(tasks=["mmau"], model_args=f"pretrained={tiny_ckpt},max_new_tokens=32", data_dir=str(bench_root), limit=8,
                   output_path=str(direct)))
 
     srv = server(faults=["ok", "500", "drop", "ok", "429", "ok", "500"])
@@ -75,6 +75,7 @@ def test_a_dead_server_gives_counted_request_errors_not_answers(server, bench_ro
     report = run(_openai_cfg(srv, bench_root, tmp_path / "out", tmp_path / "cache", max_retries=1))
     original = report["tasks"]["mmau_test_mini"]["conditions"]["original"]
     assert original["n_request_error"] == 8 and original["n_scored"] == 0 and original["accuracy_strict"] == 0.0
+    assert report["run_status"]["exit_code"] == 3  # nothing scored: the run says so (outputs are written)
     errors = [r for r in jsonlines.open(tmp_path / "out" / "samples.jsonl") if r["status"] == "request_error"]
     assert len(errors) == 16 and ("HTTP 500" in errors[0]["error"] or "InternalServerError" in errors[0]["error"])
     assert srv.request_counter["requests"] == 32  # 16 items x 2 attempts; failures were not cached...

@@ -157,7 +157,7 @@ def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path)
     selection = json.loads((out / "data_selection.json").read_text())
     assert record["recipe"] == "weak-sft-strong-grpo" and record["base_model"] == str(base)
     assert [s["data_sha256"] for s in record["stages"]] == [selection["sft"]["sha256"], selection["grpo"]["sha256"]]
-    report = run(RunConfig(tasks=["mmau"], model_args=f"pretrained={final}", data_dir=str(bench_root), limit=5,
+    report = run(RunConfig(tasks=["mmau"], model_args=f"pretrained={final},max_new_tokens=32", data_dir=str(bench_root), limit=5,
                            output_path=str(tmp_path)))
     assert report["model"]["training"]["recipe"] == "weak-sft-strong-grpo"
     (entry,) = entries_from_run(tmp_path)

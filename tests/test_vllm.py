@@ -16,8 +16,8 @@ def _cuda() -> bool:
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
-def test_missing_extra_is_a_clear_error(tiny_ckpt, capsys):
-    assert main(["--model", "vllm", "--model_args", f"pretrained={tiny_ckpt}", "--tasks", "mmau", "--data_dir", "/nonexistent",
+def test_missing_extra_is_a_clear_error(tiny_ckpt, bench_root, capsys):
+    assert main(["--model", "vllm", "--model_args", f"pretrained={tiny_ckpt}", "--tasks", "mmau", "--data_dir", str(bench_root),
                  "--limit", "1"]) == 2
     assert "pip install 'ac-eval[vllm]'" in capsys.readouterr().err
 

@@ -8,6 +8,7 @@ request cache at once, so a run that dies resumes where it stopped (`--use_cache
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +24,19 @@ from ac_eval.records import AudioRef
 from ac_eval.scoring import AUDIO_ERROR_PREFIX, failure_of
 
 MODEL_NAME = "ac_hf"
+DEFAULT_MAX_NEW_TOKENS = 256  # R1-AQA's test_mmau.py, the paper's protocol
+
+
+def check_known_args(fn, given: dict[str, Any], where: str) -> None:
+    """Refuse model_args the backend does not take (a typo must not be silently ignored)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # passed on as they are (e.g. vLLM engine args): the engine checks them
+    known = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL] + [
+        "batch_size", "max_new_tokens"]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown model_args {', '.join(unknown)}; known: {', '.join(sorted(set(known)))}")
 
 
 def _progress(total: int, description: str):
@@ -35,25 +49,44 @@ def _progress(total: int, description: str):
 @register_model(MODEL_NAME, "ac-hf")
 class AudioLM(LM):
     MULTIMODAL = True
+    MODEL_LABEL = "hf"
 
     def __init__(
         self,
         device: str = "cpu",
         batch_size: int | str = 8,
-        max_new_tokens: int = 64,
+        max_new_tokens: int | str | None = None,
         **backend_args: Any,
     ):
         super().__init__()
         self.accelerator = None
+        if str(batch_size).strip().lower().startswith("auto"):
+            raise ValueError("batch_size=auto is not supported by ac-eval's audio models: give a number, e.g. --batch_size 8")
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: give a positive number")
+        # The paper's budget (R1-AQA's test_mmau.py): 256 new tokens. A task or --gen_kwargs max_gen_toks may
+        # set it per task; an explicit max_new_tokens here must then agree (see generation_settings).
+        self.max_new_tokens_explicit = max_new_tokens is not None
+        self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else int(max_new_tokens)
+        check_known_args(self.make_backend, backend_args, f"--model {self.MODEL_LABEL}")
         device = self._setup_data_parallel(device)
         self.backend = self.make_backend(device=device, **backend_args)
-        self.batch_size = int(batch_size) if str(batch_size) != "auto" else 8
-        self.max_new_tokens = int(max_new_tokens)
         self.pretrained = self.backend.pretrained
         self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
 
+    def generation_settings(self, gen_kwargs: dict) -> GenerationSettings:
+        """A request's settings: the task's gen_kwargs, with this model's budget where they set none."""
+        asked = gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens"))
+        if self.max_new_tokens_explicit and asked is not None and int(asked) != self.max_new_tokens:
+            raise ValueError(
+                f"model_args max_new_tokens={self.max_new_tokens} disagrees with max_gen_toks={asked} from --gen_kwargs "
+                "or the task: give the budget in one place"
+            )
+        return GenerationSettings.from_lm_eval(gen_kwargs, self.max_new_tokens)
+
     def make_backend(self, pretrained: str, device: str = "cpu", arch: str = "auto", dtype: str = "float32",
-                     revision: str | None = None, **unused: Any):
+                     revision: str | None = None):
         """A local checkpoint through transformers (the architecture read from its config)."""
         return load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
 
@@ -97,7 +130,8 @@ class AudioLM(LM):
         from lm_eval.utils import simple_parse_args_string
 
         args = simple_parse_args_string(arg_string)
-        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        # lm-eval's own settings: batch_size and device apply; max_batch_size belongs to its auto batch size.
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k != "max_batch_size"}
         return cls(**{**extra, **args})
 
     # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------
@@ -168,7 +202,7 @@ class AudioLM(LM):
                 for i in ok:
                     by_settings.setdefault(json.dumps(requests[i].args[1], sort_keys=True, default=str), []).append(i)
                 for key, idx in by_settings.items():
-                    settings = GenerationSettings.from_lm_eval(json.loads(key), self.max_new_tokens)
+                    settings = self.generation_settings(json.loads(key))
                     t0 = time.perf_counter()
                     texts = self.backend.generate(
                         [self._prompt(requests[i].args[0]) for i in idx],
@@ -225,15 +259,20 @@ class AudioLM(LM):
 class OpenAIAudioLM(AudioLM):
     """Any OpenAI-compatible chat endpoint with audio input (see ac_eval.models.openai_api)."""
 
+    MODEL_LABEL = "openai"
+
     def make_backend(self, device: str = "cpu", **kwargs: Any):
         from ac_eval.models.openai_api import OpenAIChatBackend
 
+        check_known_args(OpenAIChatBackend.__init__, kwargs, "--model openai")
         return OpenAIChatBackend(**kwargs)
 
 
 @register_model("ac_vllm")
 class VLLMAudioLM(AudioLM):
     """vLLM's offline engine (extra `ac-eval[vllm]`, CUDA); parallelism options go straight to vllm.LLM."""
+
+    MODEL_LABEL = "vllm"
 
     def make_backend(self, pretrained: str, device: str = "cuda", **kwargs: Any):
         from ac_eval.models.vllm_backend import VLLMBackend

@@ -70,7 +70,6 @@ class OpenAIChatBackend:
         sample_rate: int | str = 16000,
         audio_format: str = "wav16",
         cache_dir: str | None = None,
-        **unused,
     ):
         try:
             import openai

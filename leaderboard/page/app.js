@@ -3,6 +3,8 @@
 "use strict";
 (function () {
   const board = window.LEADERBOARD || { entries: [] };
+  // The scorer's figure: official for official scorers; otherwise named by the row's scorer_kind tag.
+  const value = (a) => (a.value === undefined ? a.official : a.value);
   const SVG = "http://www.w3.org/2000/svg";
   const state = { key: "delta", dir: -1, benchmark: "", source: "" };
 
@@ -11,8 +13,8 @@
     model: e.model,
     benchmark: e.benchmark,
     source: e.source,
-    audio: e.accuracy_audio.official,
-    silent: e.accuracy_silent.official,
+    audio: value(e.accuracy_audio),
+    silent: value(e.accuracy_silent),
     delta: e.delta,
     strong: e.strong_accuracy === undefined ? null : e.strong_accuracy,
     strict_audio: e.accuracy_audio.strict,
@@ -53,15 +55,25 @@
       const tr = el("tr");
       tr.dataset.benchmark = r.benchmark;
       tr.dataset.source = r.source;
-      const model = el("td", r.model, "model");
+      const model = el("td", null, "model");
+      model.append(el("span", r.model, "name"));
       model.title = r.entry.provenance.model_id || r.entry.provenance.citation || r.model;
       if (r.entry.deaf_alarm) model.append(" ", el("span", "deaf?", "tag alarm"));
+      if (r.entry.scorer_kind && r.entry.scorer_kind !== "official") {
+        model.append(" ", el("span", r.entry.scorer_kind, "tag unofficial"));
+      }
+      if (r.entry.metadata_note) {
+        const note = el("span", "metadata", "tag note");
+        note.title = r.entry.metadata_note;
+        model.append(" ", note);
+      }
       tr.append(model, el("td", r.benchmark));
       const src = el("td");
       src.append(el("span", r.source, "tag " + r.source));
       tr.append(src, el("td", pct(r.audio)), el("td", pct(r.silent)));
       const delta = el("td", signed(r.delta), r.delta > 0 ? "pos" : r.delta < 0 ? "neg" : "");
       delta.dataset.col = "delta";
+      if (r.entry.delta_n !== undefined && r.entry.delta_n !== null) delta.title = "paired over " + r.entry.delta_n + " items";
       if (r.entry.delta_ci) delta.append(" ", el("span", "[" + signed(r.entry.delta_ci[0]) + ", " + signed(r.entry.delta_ci[1]) + "]", "ci"));
       tr.append(delta, el("td", pct(r.strong)), el("td", pct(r.strict_audio)), el("td", pct(r.strict_silent)));
       tr.append(el("td", r.n === null || r.n === undefined ? "—" : r.n), el("td", r.backend), el("td", r.date));
