@@ -113,7 +113,10 @@ def table_rows(task_report: dict[str, Any], max_values: int | None = None) -> tu
     conds = task_report["conditions"]
     nulls = [c for c in conds if c != "original"]
     deltas = task_report.get("delta") or {}
-    header = ["Subset", "n", "Audio"] + [n.capitalize() for n in nulls] + [f"Δ {n} (n)" for n in nulls] + ["Random"]
+    # A condition whose items do not pair with the original ones (silent-rotated asks each item once per
+    # rotation) has no paired delta: no column, rather than a column of dashes.
+    paired_nulls = [n for n in nulls if (deltas.get(n) or {}).get("n")]
+    header = ["Subset", "n", "Audio"] + [n.capitalize() for n in nulls] + [f"Δ {n} (n)" for n in paired_nulls] + ["Random"]
     anchor = _anchor(task_report)
 
     def delta_cell(null: str, key: str | None, value: str | None) -> str:
@@ -129,7 +132,7 @@ def table_rows(task_report: dict[str, Any], max_values: int | None = None) -> tu
         cells = [label, str(base["n_total"]), _pct(original["accuracy"]) if original else "—"]
         null_stats = [getter(conds[n]) for n in nulls]
         cells += [_pct(s["accuracy"]) if s else "—" for s in null_stats]
-        cells += [delta_cell(n, key, value) for n in nulls]
+        cells += [delta_cell(n, key, value) for n in paired_nulls]
         return cells + [_pct(base["random_guess"])]
 
     rows = [row("Overall", lambda s: s)]

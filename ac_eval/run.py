@@ -203,7 +203,7 @@ def check_settings(cfg: RunConfig) -> None:
     """Mistakes that would otherwise show only after the model is loaded (or never): say them now."""
     from lm_eval.utils import simple_parse_args_string
 
-    from ac_eval.models.qwen2_audio import GenerationSettings
+    from ac_eval.models.qwen2_audio import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
     from ac_eval.scoring import EXTRACTIONS
 
     if cfg.extraction not in EXTRACTIONS:
@@ -211,7 +211,7 @@ def check_settings(cfg: RunConfig) -> None:
     if not 0 <= cfg.max_error_rate <= 1:
         raise ValueError(f"--max-error-rate {cfg.max_error_rate}: give a share between 0 and 1, e.g. 0.05")
     gen = simple_parse_args_string(cfg.gen_kwargs or "")
-    GenerationSettings.from_lm_eval(gen, 256)  # unknown keys and bad values fail here
+    GenerationSettings.from_lm_eval(gen, DEFAULT_MAX_NEW_TOKENS)  # unknown keys and bad values fail here
     model_args = simple_parse_args_string(cfg.model_args or "")
     asked = gen.get("max_gen_toks", gen.get("max_new_tokens"))
     if "max_new_tokens" in model_args and asked is not None and int(asked) != int(model_args["max_new_tokens"]):

@@ -20,11 +20,11 @@ from lm_eval.api.registry import register_model
 from ac_eval.audio import AudioError
 from ac_eval.conditions import AudioInput, get_condition
 from ac_eval.models import GenerationSettings, load_backend
+from ac_eval.models.qwen2_audio import DEFAULT_MAX_NEW_TOKENS
 from ac_eval.records import AudioRef
 from ac_eval.scoring import AUDIO_ERROR_PREFIX, failure_of
 
 MODEL_NAME = "ac_hf"
-DEFAULT_MAX_NEW_TOKENS = 256  # R1-AQA's test_mmau.py, the paper's protocol
 
 
 def check_known_args(fn, given: dict[str, Any], where: str) -> None:

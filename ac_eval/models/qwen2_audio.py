@@ -21,12 +21,13 @@ from ac_eval.conditions import AudioInput
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+DEFAULT_MAX_NEW_TOKENS = 256  # R1-AQA's test_mmau.py, the paper's protocol
 GEN_KWARGS = ("until", "max_gen_toks", "max_new_tokens", "do_sample", "temperature", "top_k", "top_p")
 
 
 @dataclass
 class GenerationSettings:
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     do_sample: bool = False
     temperature: float = 1.0
     top_k: int | None = None
