@@ -229,12 +229,20 @@ def preflight_audio(cfg: RunConfig, plan: list[tuple[str, str, str]], bases: dic
     from ac_eval import lm_tasks
     from ac_eval.conditions import get_condition
 
+    from ac_eval.benchmarks import MetadataError
+
     warnings = []
-    for base in dict.fromkeys(b for _, b, c in plan if get_condition(c).reads_clip):
+    for base in dict.fromkeys(b for _, b, _ in plan):
         task = bases[base]
         path = lm_tasks.resolve_metadata(task.benchmark, task.split, cfg.data_dir, cfg.metadata_files,
                                          _metadata_file(task))
-        records = lm_tasks.select_records(lm_tasks.load_cached(task.benchmark, str(path), task.split).records, cfg.limit)
+        loaded = lm_tasks.load_cached(task.benchmark, str(path), task.split)
+        if not loaded.records:
+            first = f" (first: record {loaded.skipped[0]['index']}: {loaded.skipped[0]['reason']})" if loaded.skipped else ""
+            raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped{first}")
+        if not any(get_condition(c).reads_clip for _, b, c in plan if b == base):
+            continue
+        records = lm_tasks.select_records(loaded.records, cfg.limit)
         missing = [r.audio.describe() for r in records if not _clip_exists(r.audio)]
         if records and len(missing) == len(records):
             raise NoAudioError(

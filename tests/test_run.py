@@ -313,6 +313,15 @@ def test_exit_codes_no_audio_at_all_and_nothing_scored(bench_root, tmp_path, cap
     assert time.perf_counter() - start < 20
     assert "none of the 5 audio files exists" in capsys.readouterr().err
 
+    # metadata whose records name no audio at all: a clear error before anything loads, not an empty run
+    rows = json.loads((root / "mmau" / "mmau-test-mini.json").read_text())[:5]
+    bare = tmp_path / "bare"
+    (bare / "mmau").mkdir(parents=True)
+    (bare / "mmau" / "mmau-test-mini.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "audio_id"} for r in rows]))
+    assert main(["--model_args", "pretrained=/nonexistent", "--tasks", "mmau", "--conditions", "silent",
+                 "--data_dir", str(bare), "--output_path", str(tmp_path / "o")]) == 2
+    assert "no usable mmau records, 5 skipped (first: record 0: malformed: missing field 'audio_id')" in capsys.readouterr().err
+
     # clips that exist but cannot be decoded: the run happens, writes everything, and exits 4
     from ac_eval.benchmarks import load_benchmark
     from ac_eval.models.stub import write_stub

@@ -30,7 +30,9 @@ __all__ = ["BACKENDS", "GenerationSettings", "load_backend", "detect_arch"]
 
 def detect_arch(pretrained: str) -> str:
     """The backend for a checkpoint, from its config.json (local folder) or the hub id's config."""
-    config_file = Path(pretrained) / "config.json"
+    config_file = Path(pretrained).expanduser() / "config.json"
+    if not Path(pretrained).expanduser().exists() and (pretrained.startswith(("/", ".", "~")) or pretrained.count("/") > 1):
+        raise ValueError(f"checkpoint folder not found: {pretrained} (give a local folder or a hub id like Org/Name)")
     if config_file.is_file():
         model_type = json.loads(config_file.read_text()).get("model_type")
     else:
