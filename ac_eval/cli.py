@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ac_eval.conditions import CONDITIONS
+from ac_eval.evaluation.conditions import CONDITIONS
 
 EPILOG = """examples:
   ac-eval demo --output runs/demo
@@ -22,18 +22,22 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="hf",
                    help="hf (ac-eval's transformers audio backend), openai, vllm, or a catalogue name (ac-eval models)")
     p.add_argument("--model_args", default="", help="comma-separated, e.g. pretrained=DIR_OR_HUB_ID,dtype=bfloat16")
-    p.add_argument("--tasks", required=True, help="comma-separated: mmau (=mmau_test_mini), mmau_test, mmar, mmsu")
+    p.add_argument("--tasks", required=True,
+                   help=f"comma-separated: {', '.join(_task_names())}; a condition suffix (_silent) runs one condition; "
+                        "`ac-eval tasks` lists them all")
     p.add_argument(
         "--conditions", default="original,silent", help=f"comma-separated, from: {', '.join(CONDITIONS)} (default: %(default)s)"
     )
-    p.add_argument("--data_dir", help="ROOT holding ROOT/mmau, ROOT/mmar, ROOT/mmsu as the benchmarks publish them")
+    p.add_argument("--data_dir", help="ROOT holding ROOT/<benchmark>/ (mmau, mmar, mmsu, ...) as the benchmarks publish them")
     p.add_argument(
         "--metadata", action="append", default=[], metavar="NAME=FILE",
         help="override one benchmark's metadata file (NAME: mmau, mmau_test_mini, mmau_test, mmar, mmsu); repeatable",
     )
     p.add_argument("--include_path", action="append", default=[], metavar="DIR",
                    help="more task YAMLs (e.g. the *_strong tasks `ac-eval filter` writes); repeatable")
-    p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"], help="prompt template (default: %(default)s)")
+    p.add_argument("--prompt", default="audiomcq", choices=_prompt_names(),
+                   help="prompt template: audiomcq (the paper's), official (each benchmark's own), or a benchmark's own "
+                        "by name (default: %(default)s)")
     p.add_argument("--mode", default="generate", choices=["generate", "choice"], help="generate text, or rank the options by log-likelihood")
     p.add_argument("--limit", type=float, help="first N items per task (a fraction if < 1)")
     p.add_argument("--batch_size", type=int, default=8)
@@ -56,7 +60,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_config(args):
-    from ac_eval.run import RunConfig
+    from ac_eval.evaluation.runner import RunConfig
 
     model_args = args.model_args
     for key in ("device", "dtype"):
@@ -92,8 +96,8 @@ def _run_config(args):
 
 
 def cmd_run(args) -> int:
-    from ac_eval.report import status_lines
-    from ac_eval.run import EXIT_NO_AUDIO, NoAudioError, run
+    from ac_eval.analysis.report import status_lines
+    from ac_eval.evaluation.runner import EXIT_NO_AUDIO, NoAudioError, run
 
     cfg = _run_config(args)
     try:
@@ -115,7 +119,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from ac_eval.score_cli import score_file
+    from ac_eval.evaluation.predictions import score_file
 
     result = score_file(args.benchmark, Path(args.metadata) if args.metadata else None, Path(args.predictions),
                         args.split, args.prompt, args.extraction, args.prediction_key)
@@ -137,7 +141,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_tiny(args) -> int:
-    from ac_eval.tiny import TINY_BUILDERS
+    from ac_eval.models.tiny_checkpoints import TINY_BUILDERS
 
     path = TINY_BUILDERS[args.arch](args.output, seed=args.seed)
     print(f"wrote a tiny randomly initialised {args.arch} checkpoint to {path}")
@@ -145,7 +149,7 @@ def cmd_tiny(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ac_eval.demo import run_demo
+    from ac_eval.demo.walkthrough import run_demo
 
     run_demo(Path(args.output), train_models=args.train_models)
     return 0
@@ -154,7 +158,13 @@ def cmd_demo(args) -> int:
 def cmd_labels(args) -> int:
     from rich.console import Console
 
-    from ac_eval.labels import chance_account, import_audiomcq, make_labels, silent_votes, write_labels
+    from ac_eval.analysis.labels import (
+        chance_account,
+        import_audiomcq,
+        make_labels,
+        silent_votes,
+        write_labels,
+    )
 
     console = Console()
     if args.from_audiomcq:
@@ -199,11 +209,11 @@ def cmd_labels(args) -> int:
 
 
 def cmd_filter(args) -> int:
-    from ac_eval.filter import filter_file
-    from ac_eval.labels import read_labels
+    from ac_eval.analysis.labels import read_labels
+    from ac_eval.analysis.subsets import filter_file
 
     labels = read_labels(Path(args.labels), args.label_field) if args.labels else None
-    split = args.split or ("test-mini" if args.benchmark == "mmau" else "test")
+    split = args.split or _benchmark(args.benchmark).default_split
     summary = filter_file(args.benchmark, Path(args.metadata), labels, args.keep, Path(args.output), split,
                           Path(args.tasks_dir) if args.tasks_dir else None)
     print(f"kept {summary['n_kept']} of {summary['n_input']} ({summary['n_weak']} weak, {summary['n_strong']} strong, "
@@ -219,7 +229,7 @@ def cmd_filter(args) -> int:
 
 
 def cmd_split_report(args) -> int:
-    from ac_eval.splits import print_tables, split_report, to_markdown
+    from ac_eval.analysis.paper_tables import print_tables, split_report, to_markdown
 
     report = split_report(Path(args.labels), [Path(d) for d in args.run_dirs],
                           args.names.split(",") if args.names else None)
@@ -235,7 +245,7 @@ def cmd_split_report(args) -> int:
 def cmd_leaderboard(args) -> int:
     import os
 
-    from ac_eval.leaderboard import (
+    from ac_eval.board.leaderboard import (
         build_board,
         entries_from_run,
         load_board,
@@ -278,7 +288,8 @@ def cmd_models(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ac_eval.catalogue import CATALOGUE, can_run_here
+    from ac_eval.models import parse_model_args
+    from ac_eval.models.catalogue import CATALOGUE, can_run_here
 
     table = Table(title="Model catalogue: ac-eval --model NAME --tasks ...", title_justify="left")
     for col in ("name", "backend", "model", "needs", "here", "notes"):
@@ -286,17 +297,17 @@ def cmd_models(args) -> int:
     for e in CATALOGUE.values():
         ok, why = can_run_here(e)
         backend = e.model + (f"/{e.arch}" if e.arch else "")
-        table.add_row(e.name, backend, e.model_args.split(",")[0].split("=", 1)[1], ", ".join(e.needs),
+        table.add_row(e.name, backend, next(iter(parse_model_args(e.model_args).values())), ", ".join(e.needs),
                       "[green]yes[/]" if ok else f"[yellow]{why}[/]", e.notes)
     Console().print(table)
     return 0
 
 
 def cmd_serve(args) -> int:
-    from ac_eval.models import load_backend
-    from ac_eval.serve import make_server
+    from ac_eval.models import load_backend, parse_model_args
+    from ac_eval.models.serve import make_server
 
-    kwargs = dict(p.split("=", 1) for p in args.model_args.split(",") if "=" in p)
+    kwargs = parse_model_args(args.model_args)
     if "pretrained" not in kwargs:
         raise SystemExit("ac-eval serve: --model_args pretrained=DIR_OR_HUB_ID is required")
     backend = load_backend(kwargs.pop("pretrained"), **kwargs)
@@ -312,7 +323,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from ac_eval.train.recipe import export_ms_swift, load_recipe, run_recipe
+    from ac_eval.training.recipe import export_ms_swift, load_recipe, run_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     output = Path(args.output or recipe.get("output") or f"runs/train-{recipe.get('name', 'recipe')}")
@@ -326,7 +337,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ac_eval.report import print_report
+    from ac_eval.analysis.report import print_report
 
     print_report(json.loads((Path(args.run_dir) / "results.json").read_text()))
     return 0
@@ -344,6 +355,61 @@ def _quiet_libraries(verbose: bool) -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
     for name in ("lm_eval", "lm-eval", "transformers", "datasets"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _benchmark(name: str):
+    from ac_eval.evaluation.benchmarks import get
+
+    return get(name)
+
+
+def _benchmark_names(evaluated_only: bool = False) -> list[str]:
+    """From the registry (plugins included): a new benchmark needs no edit here."""
+    from ac_eval.evaluation.benchmarks import BENCHMARKS, load_plugins
+
+    load_plugins()
+    return [name for name, b in BENCHMARKS.items() if b.evaluated or not evaluated_only]
+
+
+def _task_names() -> list[str]:
+    from ac_eval.evaluation.benchmarks import task_index
+
+    return list(task_index())
+
+
+def _prompt_names() -> list[str]:
+    from ac_eval.evaluation.prompts import prompt_names
+
+    return prompt_names()
+
+
+def cmd_tasks(args) -> int:
+    from ac_eval.evaluation.conditions import CONDITIONS
+    from ac_eval.evaluation.tasks import (
+        builtin_specs,
+        generated_files,
+        write_task_files,
+    )
+
+    if args.write:
+        written = write_task_files(Path(args.write))
+        print(f"wrote {len(written)} files to {args.write}")
+        return 0
+    if args.check:
+        folder = Path(args.check)
+        stale = [n for n, text in generated_files().items()
+                 if not (folder / n).is_file() or (folder / n).read_text() != text]
+        if stale:
+            print(f"{folder}: {len(stale)} task files differ from the registry (e.g. {stale[0]}); "
+                  f"regenerate: ac-eval tasks --write {folder}", file=sys.stderr)
+            return 1
+        print(f"{folder}: every task file matches the registry")
+        return 0
+    for name, spec in builtin_specs().items():
+        alias = f" (= {spec.base})" if name != spec.base else ""
+        conditions = ", ".join(spec.under(c).name for c in CONDITIONS if c != "original")
+        print(f"{name}{alias}\t{spec.benchmark} {spec.split}\tconditions: {conditions}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "for MMAU, answer_prediction for MMAR, response for MMSU) are scored with each row's own answer, "
                     "choices and subset fields, exactly as the official script does. Predictions as jsonl of "
                     '{"id", "prediction"} are scored against --metadata.')
-    p.add_argument("--benchmark", required=True, choices=["mmau", "mmar", "mmsu"])
+    p.add_argument("--benchmark", required=True, choices=_benchmark_names(evaluated_only=True))
     p.add_argument("--predictions", required=True,
                    help='the official form (json list or jsonl of records with the prediction field), or jsonl of '
                         '{"id": ..., "prediction": <raw output>}')
@@ -373,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "{id, prediction} files; for the official form, checked against (version, ids)")
     p.add_argument("--output", required=True)
     p.add_argument("--split", help="mmau: test-mini (default) or test")
-    p.add_argument("--prompt", default="audiomcq", choices=["audiomcq", "official", "mmsu"],
+    p.add_argument("--prompt", default="audiomcq", choices=_prompt_names(),
                    help="the prompt the predictions answered; selects the rule (MMSU official prompt -> letter rule)")
     p.add_argument("--extraction", default="r1-aqa", choices=["r1-aqa", "none", "lenient"],
                    help="answer extraction before the MMAU/MMAR rule (default r1-aqa: idempotent on predictions "
@@ -408,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("filter", help="keep the weak or strong items, in the input's own format, plus task YAMLs")
     p.add_argument("--labels", help="labels.jsonl from `ac-eval labels` (AudioMCQ data may use its own key)")
     p.add_argument("--keep", required=True, choices=["weak", "strong"])
-    p.add_argument("--benchmark", required=True, choices=["mmau", "mmar", "mmsu", "audiomcq"])
+    p.add_argument("--benchmark", required=True, choices=_benchmark_names())
     p.add_argument("--metadata", required=True, help="the input metadata (json, jsonl, parquet or a folder of parquet)")
     p.add_argument("--output", required=True)
     p.add_argument("--split", help="mmau: test-mini (default) or test")
@@ -458,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--served_model_name", help="the model name clients use (default: pretrained)")
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("tasks", help="list the tasks the benchmark registry defines, or write their lm-eval YAMLs")
+    p.add_argument("--write", metavar="DIR", help="write the task YAMLs (template, every condition, groups) to DIR")
+    p.add_argument("--check", metavar="DIR", help="exit 1 when DIR's task YAMLs differ from what the registry gives")
+    p.set_defaults(func=cmd_tasks)
+
     p = sub.add_parser("models", help="the catalogue of the paper's systems, with what each needs")
     p.set_defaults(func=cmd_models)
 
@@ -480,10 +551,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--verbose"]
     args = build_parser().parse_args(argv)
     _quiet_libraries(verbose)
-    from ac_eval.audio import AudioError
-    from ac_eval.benchmarks import MetadataError
-    from ac_eval.leaderboard import BoardError
-    from ac_eval.score_cli import PredictionsError
+    from ac_eval.board.leaderboard import BoardError
+    from ac_eval.evaluation.audio import AudioError
+    from ac_eval.evaluation.benchmarks import MetadataError
+    from ac_eval.evaluation.predictions import PredictionsError
 
     try:
         return args.func(args)

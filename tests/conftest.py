@@ -27,7 +27,7 @@ def shared_file(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory) -> Path:
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     return build_qwen2_audio(tmp_path_factory.mktemp("tiny") / "qwen2-audio", seed=0)
 
@@ -35,8 +35,8 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def bench_root(tmp_path_factory) -> Path:
     """ROOT/mmau and ROOT/mmar laid out as published: real metadata, synthetic audio for the first items."""
-    from ac_eval.benchmarks import load_benchmark
-    from ac_eval.synth import write_synthetic_audio
+    from ac_eval.evaluation.benchmarks import load_benchmark
+    from ac_eval.testing.synthetic_audio import write_synthetic_audio
 
     root = tmp_path_factory.mktemp("bench")
     (root / "mmau").mkdir()

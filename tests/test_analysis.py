@@ -6,10 +6,10 @@ from pathlib import Path
 import jsonlines
 import pytest
 
+from ac_eval.analysis.labels import chance_account, make_labels, silent_votes
 from ac_eval.cli import main
-from ac_eval.labels import chance_account, make_labels, silent_votes
-from ac_eval.models.stub import write_stub
-from ac_eval.run import RunConfig, run
+from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.testing.stub_models import write_stub
 
 LIMIT = 40
 
@@ -154,7 +154,7 @@ def test_missing_or_failed_votes_are_not_wrong_votes(tmp_path, capsys):
     assert summary["undetermined"] == 2 and summary["undetermined_ids"] == ["i2", "i4"]
     assert summary["weak"] == 2 and summary["strong"] == 2
     # filtering keeps undetermined items out of both subsets, and counts them
-    from ac_eval.labels import read_labels
+    from ac_eval.analysis.labels import read_labels
 
     assert read_labels(out)["i2"] == "undetermined"
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ac_eval.audio import AudioError, load_audio
-from ac_eval.conditions import CONDITIONS, SilentCondition, get_condition
-from ac_eval.records import AudioRef
+from ac_eval.evaluation.audio import AudioError, load_audio
+from ac_eval.evaluation.conditions import CONDITIONS, SilentCondition, get_condition
+from ac_eval.evaluation.records import AudioRef
 
 
 def test_missing_file_names_the_file(tmp_path):

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ac_eval.conditions import AudioInput, SilentCondition
-from ac_eval.records import AudioRef
-from ac_eval.run import RunConfig, run
+from ac_eval.evaluation.conditions import AudioInput, SilentCondition
+from ac_eval.evaluation.records import AudioRef
+from ac_eval.evaluation.runner import RunConfig, run
 
 
 @pytest.fixture(scope="module")
 def af3_ckpt(tmp_path_factory):
-    from ac_eval.tiny import build_audio_flamingo_3
+    from ac_eval.models.tiny_checkpoints import build_audio_flamingo_3
 
     return build_audio_flamingo_3(tmp_path_factory.mktemp("af3") / "ckpt")
 

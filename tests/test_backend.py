@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ac_eval.conditions import AudioInput, OriginalCondition, SilentCondition
+from ac_eval.evaluation.conditions import AudioInput, OriginalCondition, SilentCondition
+from ac_eval.evaluation.records import AudioRef
 from ac_eval.models import GenerationSettings, detect_arch
-from ac_eval.records import AudioRef
 
 
 def _clip(seed=0, seconds=2.0):
@@ -29,7 +29,7 @@ def test_checkpoint_loads_like_a_hub_checkpoint(tiny_ckpt):
 def test_different_seeds_give_different_weights(tmp_path):
     from safetensors.torch import load_file
 
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     a = load_file(build_qwen2_audio(tmp_path / "a", seed=1) / "model.safetensors")
     b = load_file(build_qwen2_audio(tmp_path / "b", seed=2) / "model.safetensors")

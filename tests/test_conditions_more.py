@@ -3,9 +3,9 @@ import jsonlines
 import numpy as np
 import pytest
 
-from ac_eval.conditions import CONDITIONS, REFERS_TO_OPTIONS, rotation_source
-from ac_eval.records import AudioRef, Record
-from ac_eval.run import RunConfig, run
+from ac_eval.evaluation.conditions import CONDITIONS, REFERS_TO_OPTIONS, rotation_source
+from ac_eval.evaluation.records import AudioRef, Record
+from ac_eval.evaluation.runner import RunConfig, run
 
 
 def test_noise_is_fixed_and_at_the_set_level():

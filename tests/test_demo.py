@@ -5,8 +5,8 @@ from pathlib import Path
 
 import jsonlines
 
-from ac_eval.demo import label_quality, run_demo
-from ac_eval.synthbench import write_synthbench
+from ac_eval.demo.planted_benchmark import write_synthbench
+from ac_eval.demo.walkthrough import label_quality, run_demo
 
 
 def test_synthbench_has_planted_truth_and_both_formats(tmp_path):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from ac_eval.analysis.labels import import_audiomcq, read_labels
+from ac_eval.analysis.subsets import filter_file
 from ac_eval.cli import main
-from ac_eval.filter import filter_file
-from ac_eval.labels import import_audiomcq, read_labels
 
 
 def _audiomcq(tmp_path: Path) -> Path:
@@ -63,11 +63,11 @@ def test_mmsu_parquet_subset_stays_parquet(tmp_path):
     out = tmp_path / "sub" / "mmsu-strong.parquet"
     summary = filter_file("mmsu", src, {"m1": "strong", "m2": "weak", "m4": "strong"}, "strong", out)
     assert summary["n_kept"] == 2 and summary["n_unlabelled"] == 3 and summary["tasks"] == ["mmsu_strong", "mmsu_strong_silent"]
-    from ac_eval.benchmarks import load_benchmark
+    from ac_eval.evaluation.benchmarks import load_benchmark
 
     kept = load_benchmark("mmsu", out).records
     assert [r.id for r in kept] == ["m1", "m4"]
-    from ac_eval.audio import load_audio
+    from ac_eval.evaluation.audio import load_audio
 
     assert load_audio(kept[1].audio, 8000)[0] == pytest.approx(0.4, abs=1e-3)  # m4's own embedded clip
 
@@ -84,7 +84,7 @@ def test_filter_refuses_bad_input(tmp_path):
 
 def test_three_tiny_checkpoints_labels_subset_run_report_picture(bench_root, tmp_path):
     """The pipeline on real MMAU test-mini metadata: three seeds vote, the strong subset runs as its own task."""
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     runs = []
     for seed in (0, 1, 2):

@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from ac_eval.board.leaderboard import (
+    BoardError,
+    build_board,
+    entries_from_run,
+    reported_entries,
+    validate_board,
+)
 from ac_eval.cli import main
-from ac_eval.leaderboard import BoardError, build_board, entries_from_run, reported_entries, validate_board
 
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -14,7 +20,7 @@ MARKUP = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def runs(bench_root, tmp_path_factory):
     """Three tiny checkpoints (seeds 0-2) on MMAU test-mini; the third also on its strong subset."""
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     root = tmp_path_factory.mktemp("lb")
     out = []

@@ -1,10 +1,10 @@
 import json
 
 import pytest
-
-from ac_eval.benchmarks import MetadataError, load_benchmark, metadata_path
-from ac_eval.records import AudioRef
 from conftest import shared_file, write_json
+
+from ac_eval.evaluation.benchmarks import MetadataError, load_benchmark, metadata_path
+from ac_eval.evaluation.records import AudioRef
 
 
 def test_mmau_test_mini_real_metadata():
@@ -31,7 +31,11 @@ def test_mmau_older_version_is_recognised():
 
 def test_every_published_metadata_version_is_named():
     """All 17 MMAU test-mini versions and both MMAR files, from the shared sha256 table (the package ships a copy)."""
-    from ac_eval.benchmarks.versions import identify, known_versions, version_label
+    from ac_eval.evaluation.benchmarks.versions import (
+        identify,
+        known_versions,
+        version_label,
+    )
 
     table = json.loads(shared_file("metadata_versions.json").read_text())
     from importlib import resources
@@ -100,7 +104,7 @@ def test_mmsu_parquet_with_embedded_audio(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from ac_eval.audio import load_audio
+    from ac_eval.evaluation.audio import load_audio
 
     def wav(freq):
         buf = io.BytesIO()

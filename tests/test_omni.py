@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ac_eval.conditions import AudioInput, SilentCondition
-from ac_eval.records import AudioRef
-from ac_eval.run import RunConfig, run
+from ac_eval.evaluation.conditions import AudioInput, SilentCondition
+from ac_eval.evaluation.records import AudioRef
+from ac_eval.evaluation.runner import RunConfig, run
 
 
 @pytest.fixture(scope="module")
 def omni_ckpt(tmp_path_factory):
-    from ac_eval.tiny import build_qwen2_5_omni_thinker
+    from ac_eval.models.tiny_checkpoints import build_qwen2_5_omni_thinker
 
     return build_qwen2_5_omni_thinker(tmp_path_factory.mktemp("omni") / "thinker", seed=0)
 
@@ -29,7 +29,9 @@ def _clip(seed, seconds=3.0):
 
 
 def test_audio_tokens_follow_the_omni_processor_formula(omni):
-    from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
+    from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import (
+        _get_feat_extract_output_lengths,
+    )
 
     assert omni.audio_segment == "<|audio_bos|><|AUDIO|><|audio_eos|>"
     prompt = omni.chat_prompt("What is it?", "sys")

@@ -5,24 +5,29 @@ from pathlib import Path
 
 import jsonlines
 import pytest
+from fault_proxy import FaultProxy
 
-from ac_eval.run import RunConfig, run
-from ac_eval.serve import make_server
+from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.models.serve import make_server
 
 SECRET = "sk-test-0123456789abcdef-never-written"
 
 
 @pytest.fixture()
 def server(backend):
-    servers = []
+    """`ac-eval serve` on loopback, reached through a proxy that injects the given faults."""
+    servers, proxies = [], []
 
     def start(faults=None):
-        srv = make_server(backend, "127.0.0.1", 0, model_name="tiny", faults=faults)
+        srv = make_server(backend, "127.0.0.1", 0, model_name="tiny")
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
-        return srv
+        proxies.append(FaultProxy(srv.server_port, faults))
+        return proxies[-1]
 
     yield start
+    for proxy in proxies:
+        proxy.close()
     for srv in servers:
         srv.shutdown()
         srv.server_close()

@@ -5,25 +5,29 @@ from pathlib import Path
 import jsonlines
 import pytest
 
-from ac_eval.run import RunConfig, expand_tasks, run, split_task, task_index
+from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.evaluation.tasks import builtin_specs, declared_specs, plan
+from ac_eval.paths import TASKS_DIR as TASKS
 
-TASKS = Path(__file__).resolve().parent.parent / "tasks"
+
+def names(specs):
+    return [s.name for s in specs]
 
 
 def test_task_names_and_conditions():
-    bases, names = task_index()
-    assert set(bases) == {"mmau_test_mini", "mmau_test", "mmar", "mmsu"}
-    assert bases["mmau_test"].split == "test" and bases["mmsu"].benchmark == "mmsu"
-    assert "mmar_silent_matched" in names
-    assert expand_tasks(["mmau", "mmar"], ["original", "silent"], bases) == [
+    specs = builtin_specs()
+    assert {s.base for s in specs.values()} == {"mmau_test_mini", "mmau_test", "mmar", "mmsu"}
+    assert specs["mmau_test"].split == "test" and specs["mmsu"].benchmark == "mmsu" and specs["mmau"].base == "mmau_test_mini"
+    assert names(plan(["mmau", "mmar"], ["original", "silent"])) == [
         "mmau_test_mini", "mmau_test_mini_silent", "mmar", "mmar_silent"]
-    assert expand_tasks(["mmsu_silent_matched"], ["original", "silent"], bases) == ["mmsu_silent_matched"]
-    assert expand_tasks(["mmar"], ["none", "noise", "shuffled"], bases) == ["mmar_none", "mmar_noise", "mmar_shuffled"]
-    assert split_task("mmau_test_silent", bases) == ("mmau_test", "silent")
+    assert names(plan(["mmsu_silent_matched"], ["original", "silent"])) == ["mmsu_silent_matched"]
+    assert names(plan(["mmar"], ["none", "noise", "shuffled"])) == ["mmar_none", "mmar_noise", "mmar_shuffled"]
+    (silent,) = plan(["mmau_test_silent"], ["original"], mode="choice")
+    assert (silent.base, silent.condition, silent.mode) == ("mmau_test", "silent", "choice")  # parameters, not a name
     with pytest.raises(ValueError, match="unknown task"):
-        expand_tasks(["mmlu"], ["original"], bases)
+        plan(["mmlu"], ["original"])
     with pytest.raises(ValueError, match="unknown condition"):
-        expand_tasks(["mmar"], ["loud"], bases)
+        plan(["mmar"], ["loud"])
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +159,7 @@ def test_tasks_load_in_lm_eval_with_include_path(tiny_ckpt, bench_root):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    import ac_eval.models.lm_eval_adapter  # noqa: F401  registers ac_hf
+    import ac_eval.models.lm_eval_models  # noqa: F401  registers ac_hf
 
     manager = TaskManager(include_path=str(TASKS), include_defaults=False, metadata={"data_dir": str(bench_root)})
     for name in ("mmau", "mmau_test_ac", "mmar_ac", "mmsu_ac"):
@@ -204,7 +208,7 @@ def test_generation_budget_and_settings(tiny_ckpt, bench_root, tmp_path, capsys)
     """The paper's budget by default; max_new_tokens (model_args) and --gen_kwargs take effect and are recorded;
     anything unknown or contradictory is an error that names it, before the model loads."""
     from ac_eval.cli import main
-    from ac_eval.models.stub import write_stub
+    from ac_eval.testing.stub_models import write_stub
 
     def outputs(out):
         return [r["prediction"] for r in jsonlines.open(out / "samples.jsonl")]
@@ -246,31 +250,31 @@ class _no_raise:
 
 
 def test_a_task_whose_name_and_condition_disagree_is_an_error(tmp_path):
-    from ac_eval.run import TaskError
+    from ac_eval.evaluation.tasks import TaskError
 
     folder = tmp_path / "tasks"
     folder.mkdir()
     (folder / "lie.yaml").write_text(f"include: {TASKS / '_template_yaml'}\ntask: mmar_none\nmetadata:\n"
                                      "  benchmark: mmar\n  condition: original\n")
     with pytest.raises(TaskError, match="named as the 'none' condition of 'mmar' but declares condition original"):
-        task_index([folder])
+        declared_specs([folder])
     (folder / "lie.yaml").write_text(f"include: {TASKS / '_template_yaml'}\ntask: quiet_mmar\nmetadata:\n"
                                      "  benchmark: mmar\n  condition: silent\n")
     with pytest.raises(TaskError, match="must be named <base task>_silent"):
-        task_index([folder])
+        declared_specs([folder])
     (folder / "lie.yaml").write_text(f"include: {TASKS / '_template_yaml'}\ntask: mmar_strong_silent\nmetadata:\n"
                                      "  benchmark: mmar\n  condition: silent\n")
     (folder / "base.yaml").write_text(f"include: {TASKS / '_template_yaml'}\ntask: mmar_strong\nmetadata:\n"
                                       "  benchmark: mmar\n  condition: original\n")
-    bases, declared = task_index([folder])
-    assert split_task("mmar_strong_silent", bases, declared) == ("mmar_strong", "silent")
+    declared = declared_specs([folder])
+    assert (declared["mmar_strong_silent"].base, declared["mmar_strong_silent"].condition) == ("mmar_strong", "silent")
 
 
 def test_the_logged_condition_is_the_one_the_model_was_given(bench_root, tmp_path):
     """samples.jsonl takes the condition from each request; a request that carries another condition than its
     task was planned with stops the run instead of being logged under the wrong name."""
-    from ac_eval.models.stub import write_stub
-    from ac_eval.run import TaskError
+    from ac_eval.evaluation.runner import TaskError
+    from ac_eval.testing.stub_models import write_stub
 
     stub = write_stub(tmp_path / "stub", "listener", "mmau", bench_root / "mmau" / "mmau-test-mini.json", "test-mini")
     cfg = RunConfig(tasks=["mmau"], model_args=f"pretrained={stub}", data_dir=str(bench_root), limit=4,
@@ -287,13 +291,13 @@ def test_the_logged_condition_is_the_one_the_model_was_given(bench_root, tmp_pat
     # a task whose own doc_to_audio hands the model the real audio although the task declares silence
     folder = tmp_path / "lying_tasks"
     folder.mkdir()
-    (folder / "utils.py").write_text("from ac_eval.lm_tasks import doc_to_audio\n\n\n"
+    (folder / "utils.py").write_text("from ac_eval.evaluation.lm_eval_tasks import doc_to_audio\n\n\n"
                                      "def lying_doc_to_audio(doc):\n    return {**doc_to_audio(doc), 'condition': 'original'}\n")
     for name, condition in (("lie", "original"), ("lie_silent", "silent")):
         (folder / f"{name}.yaml").write_text(
             f"include: {TASKS / '_template_yaml'}\ntask: {name}\ndoc_to_audio: !function utils.lying_doc_to_audio\n"
             f"metadata:\n  benchmark: mmau\n  split: test-mini\n  condition: {condition}\n")
-    with pytest.raises(TaskError, match="planned as condition 'silent' but its requests carried 'original'"):
+    with pytest.raises(TaskError, match=r"planned as condition 'silent' \(generate\) but its requests carried 'original'"):
         run(RunConfig(**{**cfg.__dict__, "tasks": ["lie"], "include_paths": [str(folder)],
                          "output_path": str(tmp_path / "lie")}))
 
@@ -323,8 +327,8 @@ def test_exit_codes_no_audio_at_all_and_nothing_scored(bench_root, tmp_path, cap
     assert "no usable mmau records, 5 skipped (first: record 0: malformed: missing field 'audio_id')" in capsys.readouterr().err
 
     # clips that exist but cannot be decoded: the run happens, writes everything, and exits 4
-    from ac_eval.benchmarks import load_benchmark
-    from ac_eval.models.stub import write_stub
+    from ac_eval.evaluation.benchmarks import load_benchmark
+    from ac_eval.testing.stub_models import write_stub
 
     for r in load_benchmark("mmau", root / "mmau" / "mmau-test-mini.json", "test-mini").records[:5]:
         Path(r.audio.path).parent.mkdir(parents=True, exist_ok=True)

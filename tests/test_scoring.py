@@ -5,25 +5,25 @@ official_reference.py."""
 import json
 import random
 
-import pytest
-
 import official_reference as ref
-from ac_eval.benchmarks import get as get_benchmark
-from ac_eval.benchmarks import load_benchmark
-from ac_eval.records import AudioRef, Record
-from ac_eval.score_cli import PredictionsError, score_file
-from ac_eval.scoring import (
+import pytest
+from conftest import shared_file
+
+from ac_eval.evaluation.benchmarks import get as get_benchmark
+from ac_eval.evaluation.benchmarks import load_benchmark
+from ac_eval.evaluation.benchmarks.mmsu import mmsu_letter
+from ac_eval.evaluation.predictions import PredictionsError, score_file
+from ac_eval.evaluation.records import AudioRef, Record
+from ac_eval.evaluation.scoring import (
     AUDIO_ERROR_PREFIX,
     Scorer,
     ambiguous_choices,
     lenient_extract,
     mmau_string_match,
-    mmsu_letter,
     r1aqa_extract,
     score_item,
     summarize,
 )
-from conftest import shared_file
 
 MMAU = Scorer("mmau")
 
@@ -315,7 +315,7 @@ def test_mmsu_token_rule_is_not_called_official(tmp_path):
 
 
 def test_mmsu_official_prompt_is_verbatim():
-    from ac_eval.prompts import get_prompt
+    from ac_eval.evaluation.prompts import get_prompt
 
     (base,) = json.loads(shared_file("mmsu", "mmsu-single-record-from-third-party-fixture.json").read_text())
     prompt = get_prompt("official", "mmsu")

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from ac_eval.stats import guess_rate, mcnemar_exact, paired_bootstrap_ci, paired_delta, vote_chance_rate, weak_by_chance
+from ac_eval.analysis.stats import (
+    guess_rate,
+    mcnemar_exact,
+    paired_bootstrap_ci,
+    paired_delta,
+    vote_chance_rate,
+    weak_by_chance,
+)
 
 
 def test_mcnemar_exact_known_values():

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ac_eval.prompts import PROMPTS
-from ac_eval.synth import write_pitch_task
-from ac_eval.train.data import load_examples, select_stages, to_ms_swift
-from ac_eval.train.loop import GRPOStageConfig, load_example_audio, stage_config
-from ac_eval.train.recipe import apply_override, load_recipe
-from ac_eval.train.rewards import accuracy_reward, format_reward, total_reward
+from ac_eval.evaluation.prompts import PROMPTS
+from ac_eval.testing.synthetic_audio import write_pitch_task
+from ac_eval.training.data import load_examples, select_stages, to_ms_swift
+from ac_eval.training.recipe import apply_override, load_recipe
+from ac_eval.training.rewards import accuracy_reward, format_reward, total_reward
+from ac_eval.training.stages import GRPOStageConfig, load_example_audio, stage_config
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "trainers" / "weak_sft_strong_grpo.yaml"
@@ -75,9 +75,14 @@ def test_audio_reaches_every_grpo_forward(backend, task):
     """Generation, policy log-probs and reference log-probs all see the audio; gradients reach the encoder."""
     import copy
 
-    from ac_eval.conditions import SilentCondition
-    from ac_eval.records import AudioRef
-    from ac_eval.train.grpo import completion_logprobs, grpo_loss, repeat_inputs, sample
+    from ac_eval.evaluation.conditions import SilentCondition
+    from ac_eval.evaluation.records import AudioRef
+    from ac_eval.training.grpo import (
+        completion_logprobs,
+        grpo_loss,
+        repeat_inputs,
+        sample,
+    )
 
     examples = load_examples(task)[:2]
     kept, audios, _ = load_example_audio(examples, 16000)
@@ -109,8 +114,8 @@ def test_audio_reaches_every_grpo_forward(backend, task):
 @pytest.fixture(scope="module")
 def trained(task, tmp_path_factory):
     """The weak-to-strong recipe, SFT then GRPO, on a tiny Qwen2-Audio."""
-    from ac_eval.tiny import build_qwen2_audio
-    from ac_eval.train.recipe import run_recipe
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
+    from ac_eval.training.recipe import run_recipe
 
     root = tmp_path_factory.mktemp("w2s")
     base = build_qwen2_audio(root / "base", seed=0)
@@ -125,7 +130,7 @@ def _log(stage_dir: Path) -> list[dict]:
 
 def _sampled_reward(path: Path, task: Path) -> float:
     from ac_eval.models import load_backend
-    from ac_eval.train.grpo import repeat_inputs, sample
+    from ac_eval.training.grpo import repeat_inputs, sample
 
     backend = load_backend(str(path))
     strong = [e for e in load_examples(task) if e.label == "strong"]
@@ -149,8 +154,8 @@ def test_sft_lowers_the_loss_and_grpo_raises_the_reward(trained, task):
 
 
 def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path):
-    from ac_eval.leaderboard import entries_from_run
-    from ac_eval.run import RunConfig, run
+    from ac_eval.board.leaderboard import entries_from_run
+    from ac_eval.evaluation.runner import RunConfig, run
 
     base, final, out, recipe = trained
     record = json.loads((final / "ac_eval_training.json").read_text())
@@ -165,7 +170,7 @@ def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path)
 
 
 def test_killed_run_resumes_from_its_checkpoint(task, tmp_path):
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     base = build_qwen2_audio(tmp_path / "base")
     cmd = [sys.executable, "-m", "ac_eval", "train", "--recipe", str(REPO / "trainers" / "all_sft.yaml"),
@@ -188,7 +193,7 @@ def test_killed_run_resumes_from_its_checkpoint(task, tmp_path):
 
 
 def test_two_process_training_on_cpu(task, tmp_path):
-    from ac_eval.tiny import build_qwen2_audio
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
 
     base = build_qwen2_audio(tmp_path / "base")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",

@@ -26,7 +26,7 @@ def test_missing_extra_is_a_clear_error(tiny_ckpt, bench_root, capsys):
 def test_vllm_matches_hf_greedy(tiny_ckpt, bench_root, tmp_path):
     import jsonlines
 
-    from ac_eval.run import RunConfig, run
+    from ac_eval.evaluation.runner import RunConfig, run
 
     for model, out in (("hf", "hf"), ("vllm", "vllm")):
         run(RunConfig(tasks=["mmau"], model=model, model_args=f"pretrained={tiny_ckpt}", data_dir=str(bench_root),

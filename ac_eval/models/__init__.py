@@ -1,21 +1,23 @@
-"""Model backends by architecture. A new architecture = one backend module + one entry in `BACKENDS`."""
+"""Model backends by architecture. A new architecture = one backend module + one entry in `BACKENDS`.
+
+Backends are imported when first used (`module:Class`), so naming one costs nothing until a model loads. The
+`stub` backend answers from the metadata (known behaviour, for testing the analysis); it lives in ac_eval.testing.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
-from ac_eval.models.processor_backend import ProcessorBackend
-from ac_eval.models.qwen2_5_omni import Qwen25OmniThinkerBackend
-from ac_eval.models.qwen2_audio import GenerationSettings, Qwen2AudioBackend
-from ac_eval.models.stub import StubBackend
+from ac_eval.models.generation import GenerationSettings
 
 BACKENDS = {
-    "qwen2-audio": Qwen2AudioBackend,
-    "qwen2.5-omni": Qwen25OmniThinkerBackend,
-    "audio-flamingo-3": ProcessorBackend,
-    "hf-processor": ProcessorBackend,  # any model whose processor takes audio=: --model_args ...,arch=hf-processor
-    "stub": StubBackend,
+    "qwen2-audio": "ac_eval.models.qwen2_audio:Qwen2AudioBackend",
+    "qwen2.5-omni": "ac_eval.models.qwen2_5_omni:Qwen25OmniThinkerBackend",
+    "audio-flamingo-3": "ac_eval.models.processor_backend:ProcessorBackend",
+    "hf-processor": "ac_eval.models.processor_backend:ProcessorBackend",  # any model whose processor takes audio=
+    "stub": "ac_eval.testing.stub_models:StubBackend",
 }
 MODEL_TYPES = {  # config.json model_type -> backend
     "qwen2_audio": "qwen2-audio",
@@ -25,7 +27,28 @@ MODEL_TYPES = {  # config.json model_type -> backend
     "ac_eval_stub": "stub",
 }
 
-__all__ = ["BACKENDS", "GenerationSettings", "load_backend", "detect_arch"]
+__all__ = ["BACKENDS", "GenerationSettings", "backend_class", "load_backend", "detect_arch", "parse_model_args"]
+
+
+def parse_model_args(model_args: str) -> dict[str, str]:
+    """`key=value,key=value` as lm-eval parses it, values kept as text (the one parser for model_args)."""
+    from lm_eval.utils import simple_parse_args_string
+
+    try:
+        return {k: str(v) for k, v in simple_parse_args_string(model_args or "").items()}
+    except ValueError as e:
+        raise ValueError(f"model_args {model_args!r}: expected key=value pairs separated by commas ({e})") from e
+
+
+def format_model_args(args: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in args.items())
+
+
+def backend_class(arch: str):
+    if arch not in BACKENDS:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(BACKENDS)}")
+    module, name = BACKENDS[arch].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def detect_arch(pretrained: str) -> str:
@@ -49,6 +72,4 @@ def detect_arch(pretrained: str) -> str:
 def load_backend(pretrained: str, arch: str = "auto", **kwargs):
     """Construct the backend for a checkpoint (arch from its config unless given)."""
     arch = detect_arch(pretrained) if arch == "auto" else arch
-    if arch not in BACKENDS:
-        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(BACKENDS)}")
-    return BACKENDS[arch](pretrained, **kwargs)
+    return backend_class(arch)(pretrained, **kwargs)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ac_eval.conditions import AudioInput
-from ac_eval.scoring import REQUEST_ERROR_PREFIX
+from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.scoring import REQUEST_ERROR_PREFIX
 
 AUDIO = "<|AUDIO|>"
 

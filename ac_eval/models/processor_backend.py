@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import torch
 
-from ac_eval.conditions import AudioInput
-from ac_eval.models.qwen2_audio import DTYPES, _cut, audio_chat_prompt, find_audio_segment
+from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.models.qwen2_audio import (
+    DTYPES,
+    _cut,
+    audio_chat_prompt,
+    find_audio_segment,
+)
 
 
 @torch.inference_mode()

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ac_eval.conditions import AudioInput
+from ac_eval.evaluation.conditions import AudioInput
 from ac_eval.models.qwen2_audio import Qwen2AudioBackend
 
 
@@ -69,7 +69,11 @@ class Qwen25OmniThinkerBackend(Qwen2AudioBackend):
         return load_audio_processor_parts(pretrained, revision)
 
     def _load_model(self, pretrained: str, revision: str | None, dtype: torch.dtype):
-        from transformers import AutoConfig, Qwen2_5OmniForConditionalGeneration, Qwen2_5OmniThinkerForConditionalGeneration
+        from transformers import (
+            AutoConfig,
+            Qwen2_5OmniForConditionalGeneration,
+            Qwen2_5OmniThinkerForConditionalGeneration,
+        )
 
         config = AutoConfig.from_pretrained(pretrained, revision=revision)
         if config.model_type == "qwen2_5_omni":  # a full Omni checkpoint: keep the thinker, drop the talker

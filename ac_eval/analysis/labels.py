@@ -1,0 +1,229 @@
+"""Weak/strong audio-contribution labels from several models' silent-audio answers.
+
+Paper rule: an item is *weak* if at least k of the N models answer it correctly with silent audio (default
+2 of 3), else *strong*. That vote also calls items weak by pure chance (15.6% of 4-option items for three
+guessers), so where the runs include the `silent-rotated` condition a second, chance-corrected label is
+written: a model "solves" an item without audio only if it is right under every rotation of the options.
+
+A vote is a model's own answer (right, wrong, unreadable or empty). A missing row, an audio or request error
+or an invalid prediction is no vote at all, never a wrong one: an item whose label would change with the
+missing votes is `undetermined` (counted and listed), and every label carries its number of valid votes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonlines
+
+from ac_eval.analysis.stats import weak_by_chance
+from ac_eval.evaluation.conditions import rotation_source
+from ac_eval.evaluation.scoring import ANSWER_STATUSES
+
+LABELS = ("weak", "strong", "undetermined")
+
+
+@dataclass
+class ItemLabel:
+    id: str
+    benchmark: str
+    label: str  # weak | strong | undetermined (paper rule)
+    votes: int  # models right with silent audio
+    models: list[str]
+    correct_by_model: dict[str, bool | None]  # None: no valid vote from that model
+    n_choices: int
+    n_valid_votes: int = 0
+    label_rotation: str | None = None  # weak | strong | undetermined under the rotation rule, where measured
+    votes_rotation: int | None = None
+    n_valid_votes_rotation: int | None = None
+    n_rotations: int | None = None  # times each model was asked (1 for items whose options cannot be rotated)
+    rotations_by_model: dict[str, str] = field(default_factory=dict)  # model -> "right/asked"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+
+
+def _model_name(run_dir: Path) -> str:
+    from ac_eval.models import parse_model_args
+
+    config = json.loads((run_dir / "results.json").read_text())["config"]
+    args = parse_model_args(config["model_args"])
+    return args.get("pretrained") or args.get("model") or run_dir.name
+
+
+def _vote(row: dict) -> bool | None:
+    """A model's vote on an item: right or not when it answered; None when there is no answer to count."""
+    if row.get("status", "ok") not in ANSWER_STATUSES:
+        return None
+    return row["correct"] is True  # unreadable, empty, or excluded by the official rule: not solved
+
+
+@dataclass
+class Votes:
+    """Per item, each model's silent vote (and its votes under rotation); `models` are all the voters."""
+
+    models: list[str]
+    items: dict[tuple[str, str], dict]
+    coverage: dict[str, int]  # model -> items it has a silent row for
+
+    def coverage_warning(self) -> str | None:
+        counts = set(self.coverage.values())
+        if len(counts) <= 1 and all(len(i["silent"]) == len(self.models) for i in self.items.values()):
+            return None
+        parts = ", ".join(f"{m}: {n}" for m, n in self.coverage.items())
+        return (f"the runs cover different items ({parts} of {len(self.items)}): items some runs lack are labelled "
+                "from fewer votes, and undetermined where the missing votes could change the label")
+
+
+def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condition: str = "silent") -> Votes:
+    items: dict[tuple[str, str], dict] = defaultdict(lambda: {"silent": {}, "rotated": defaultdict(list)})
+    run_dirs = [Path(d) for d in run_dirs]
+    names = list(names) if names else [_model_name(d) for d in run_dirs]
+    if len(names) != len(run_dirs):
+        raise ValueError(f"{len(names)} names for {len(run_dirs)} runs")
+    seen: dict[str, int] = defaultdict(int)
+    models = []
+    for run_dir, name in zip(run_dirs, names):
+        seen[name] += 1
+        model = name if seen[name] == 1 else f"{name}#{seen[name]}"  # two runs of one model stay two voters
+        models.append(model)
+        samples = run_dir / "samples.jsonl"
+        if not samples.is_file():
+            raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
+        for row in jsonlines.open(samples):
+            if row["condition"] == condition:
+                item = items[(row["benchmark"], row["id"])]
+                item["silent"][model] = _vote(row)
+                item["n_choices"] = row["n_choices"]
+            elif row["condition"] == "silent-rotated":
+                source = rotation_source(row["id"])
+                if source:
+                    item = items[(row["benchmark"], source[0])]
+                    item["rotated"][model].append(_vote(row))
+                    item.setdefault("n_choices", row["n_choices"])
+    coverage = {m: sum(m in i["silent"] for i in items.values()) for m in models}
+    return Votes(models, dict(items), coverage)
+
+
+def _three_valued(votes: list[bool | None], k: int) -> str:
+    """weak if k are surely right; strong if k cannot be reached even if every missing vote were right."""
+    right = sum(v is True for v in votes)
+    unknown = sum(v is None for v in votes)
+    if right >= k:
+        return "weak"
+    return "strong" if right + unknown < k else "undetermined"
+
+
+def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[ItemLabel]:
+    """Apply the k-of-N vote. `rotation_need`: 'all' rotations right (CircularEval) or 'most' (a strict majority)."""
+    models = votes.models
+    if k < 1 or k > len(models):
+        raise ValueError(f"k={k} with {len(models)} run(s): k must be between 1 and the number of runs "
+                         f"(the paper: 2 of 3 models)")
+    labels = []
+    for (benchmark, item_id), item in sorted(votes.items.items()):
+        if not item["silent"]:
+            continue  # only rotated results for this item: no paper-rule label
+        silent = {m: item["silent"].get(m) for m in models}
+        values = list(silent.values())
+        label = ItemLabel(item_id, benchmark, _three_valued(values, k), sum(v is True for v in values), list(models),
+                          silent, item["n_choices"], n_valid_votes=sum(v is not None for v in values))
+        if item["rotated"]:
+            asked = max(len(r) for r in item["rotated"].values())
+            solved = {m: _solved(item["rotated"].get(m, []), asked, rotation_need) for m in models}
+            label.votes_rotation = sum(v is True for v in solved.values())
+            label.n_valid_votes_rotation = sum(v is not None for v in solved.values())
+            label.label_rotation = _three_valued(list(solved.values()), k)
+            label.rotations_by_model = {m: f"{sum(v is True for v in r)}/{len(r)}"
+                                        for m, r in sorted(item["rotated"].items())}
+            label.n_rotations = asked
+        labels.append(label)
+    return labels
+
+
+def _needed(n_asked: int, need: str) -> int:
+    """Right answers out of n_asked that count as solved: all of them, or a strict majority."""
+    return n_asked if need == "all" else n_asked // 2 + 1
+
+
+def _solved(results: list[bool | None], asked: int, need: str) -> bool | None:
+    """Whether a model solves an item under rotation; None when missing rotations could decide it either way."""
+    right = sum(v is True for v in results)
+    unknown = sum(v is None for v in results) + max(0, asked - len(results))
+    needed = _needed(asked, need)
+    if right >= needed:
+        return True
+    return False if right + unknown < needed else None
+
+
+def chance_account(labels: list[ItemLabel], k: int = 2, rotation_need: str = "all") -> dict[str, Any]:
+    """How many weak labels pure guessing alone would produce, under each rule."""
+    n = len(labels)
+    if not n:
+        return {"n_items": 0}
+    n_voters = max(len(lbl.models) for lbl in labels)
+    expected = sum(weak_by_chance(lbl.n_choices, n_voters, k) for lbl in labels)
+    weak = sum(lbl.label == "weak" for lbl in labels)
+    strong = sum(lbl.label == "strong" for lbl in labels)
+    undetermined = [lbl.id for lbl in labels if lbl.label == "undetermined"]
+    out: dict[str, Any] = {
+        "n_items": n, "n_voters": n_voters, "k": k,
+        "weak": weak, "strong": strong, "undetermined": len(undetermined),
+        "weak_share": weak / n, "strong_share": strong / n, "undetermined_share": len(undetermined) / n,
+        "undetermined_ids": undetermined,
+        "n_items_missing_votes": sum(lbl.n_valid_votes < len(lbl.models) for lbl in labels),
+        "expected_weak_if_all_guess": expected,
+        "share_of_weak_chance_could_explain": min(1.0, expected / weak) if weak else None,
+    }
+    rotated = [lbl for lbl in labels if lbl.label_rotation is not None]
+    if rotated:
+        expected_rot = sum(
+            weak_by_chance(lbl.n_choices, n_voters, k, rotations=lbl.n_rotations,
+                           need=_needed(lbl.n_rotations, rotation_need))
+            for lbl in rotated
+        )
+        weak_rot = sum(lbl.label_rotation == "weak" for lbl in rotated)
+        undetermined_rot = sum(lbl.label_rotation == "undetermined" for lbl in rotated)
+        out["rotation"] = {
+            "n_items": len(rotated), "need": rotation_need, "weak": weak_rot, "weak_share": weak_rot / len(rotated),
+            "undetermined": undetermined_rot,
+            "expected_weak_if_all_guess": expected_rot,
+            "paper_weak_not_weak_under_rotation": sum(lbl.label == "weak" and lbl.label_rotation == "strong" for lbl in rotated),
+        }
+    return out
+
+
+def write_labels(labels: list[ItemLabel], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with jsonlines.open(path, "w") as writer:
+        for label in labels:
+            writer.write(label.to_dict())
+
+
+def read_labels(path: Path, field_name: str = "label") -> dict[str, str]:
+    """{id: weak|strong|undetermined} from an `ac-eval labels` file, or from AudioMCQ jsonl's "audio-contribution"
+    key. An undetermined item is neither weak nor strong: filters keep it out of both subsets."""
+    out: dict[str, str] = {}
+    for lineno, row in enumerate(jsonlines.open(path), 1):
+        value = row.get(field_name) if field_name in row else row.get("audio-contribution")
+        if value is None:
+            continue  # e.g. no rotation label for this item
+        if value not in LABELS:
+            raise ValueError(f"{path}:{lineno}: label {value!r} is not one of {', '.join(LABELS)}")
+        out[str(row["id"])] = value
+    return out
+
+
+def import_audiomcq(path: Path) -> list[ItemLabel]:
+    """Labels shipped with AudioMCQ (key "audio-contribution"), in our labels format (no votes known)."""
+    labels = []
+    for lineno, row in enumerate(jsonlines.open(path), 1):
+        value = row.get("audio-contribution")
+        if value not in ("weak", "strong"):
+            raise ValueError(f'{path}:{lineno}: "audio-contribution" is {value!r}, expected weak or strong')
+        labels.append(ItemLabel(str(row["id"]), "audiomcq", value, -1, ["audiomcq"], {}, len(row.get("choices", [])) or 4))
+    return labels

@@ -1,0 +1,214 @@
+"""The leaderboard: runs -> validated `leaderboard.json` -> a static page (no build step, no CDN, file:// works).
+
+Every row says what the audio is worth: accuracy with audio, with silence, their difference, and the
+strong-subset accuracy where a `<task>_strong` run of the same model exists. Published numbers from the paper
+sit beside measured ones, marked `reported`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ac_eval.paths import LEADERBOARD_DIR
+
+SCHEMA = LEADERBOARD_DIR / "schema.json"
+REPORTED = LEADERBOARD_DIR / "reported.json"
+PAGE = LEADERBOARD_DIR / "page"
+
+
+class BoardError(ValueError):
+    """A board or entry does not match the schema; the message names the entry and the field."""
+
+
+def _acc(stats: dict | None) -> dict[str, float | None]:
+    stats = stats or {}
+    return {"official": stats.get("accuracy_official"), "strict": stats.get("accuracy_strict"),
+            "value": stats.get("accuracy", stats.get("accuracy_official"))}
+
+
+def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
+    """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
+    results = json.loads((Path(run_dir) / "results.json").read_text())
+    model = results.get("model") or {}
+    config = results["config"]
+    entries = []
+    for task, tr in results["tasks"].items():
+        conds = tr["conditions"]
+        if "original" not in conds:
+            continue
+        paired = (tr.get("paired") or {}).get("silent", {}).get("overall", {})
+        prompt = next((p for n, p in results["prompt"].items() if n.startswith(task)), {})
+        scorer = tr.get("scorer") or {}
+        entries.append(
+            {
+                "model": model.get("id") or config["model_args"],
+                "benchmark": task,
+                "source": "measured",
+                "accuracy_audio": _acc(conds["original"]),
+                "accuracy_silent": _acc(conds.get("silent")),
+                "delta": paired.get("delta"),
+                "delta_n": paired.get("n"),
+                "scorer_kind": scorer.get("kind", "official"),
+                "metadata_note": None,
+                "delta_ci": [paired["ci_low"], paired["ci_high"]] if paired.get("ci_low") is not None else None,
+                "mcnemar_p": paired.get("mcnemar_p"),
+                "strong_accuracy": None,
+                "strong_n": None,
+                "n": conds["original"]["n_total"],
+                "n_silent": conds["silent"]["n_total"] if "silent" in conds else None,
+                "deaf_alarm": bool(tr.get("deaf_alarm")),
+                "provenance": {
+                    "model_id": model.get("id") or config["model_args"],
+                    "revision": model.get("revision"),
+                    "backend": f"{model.get('lm_eval_model', config['model'])}/{model.get('arch') or 'unknown'}",
+                    "prompt": prompt.get("name", config.get("prompt", "")),
+                    "scorer": prompt.get("rule", "string_match"),
+                    "extraction": scorer.get("extraction", "r1-aqa"),
+                    "mode": config.get("mode", "generate"),
+                    "conditions": sorted(conds),
+                    "harness_version": results["ac_eval_version"],
+                    "date": results["date"],
+                    "config_hash": results.get("config_hash") or "0" * 16,
+                    "metadata_version": tr.get("metadata_version"),
+                    "metadata_sha256": tr.get("metadata_sha256"),
+                    "recipe": (model.get("training") or None),
+                },
+            }
+        )
+    return entries
+
+
+def reported_entries(path: Path = REPORTED) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    out = []
+    for model, values in data["rows"].items():
+        for benchmark, value in zip(data["benchmarks"], values):
+            out.append(
+                {
+                    "model": model,
+                    "benchmark": benchmark,
+                    "source": "reported",
+                    "accuracy_audio": {"official": value, "strict": None, "value": value},
+                    "accuracy_silent": {"official": None, "strict": None, "value": None},
+                    "delta": None,
+                    "n": None,
+                    "provenance": {"citation": data["citation"]},
+                }
+            )
+    return out
+
+
+def fold_strong_subsets(entries: list[dict]) -> list[dict]:
+    """A measured `<task>_strong` entry of a model becomes the strong-subset column of its `<task>` entry."""
+    base = {(e["model"], e["benchmark"]): e for e in entries if e["source"] == "measured"}
+    out = []
+    for e in entries:
+        target = base.get((e["model"], e["benchmark"].removesuffix("_strong")))
+        if e["source"] == "measured" and e["benchmark"].endswith("_strong") and target is not None and target is not e:
+            target["strong_accuracy"] = e["accuracy_audio"].get("value", e["accuracy_audio"]["official"])
+            target["strong_n"] = e["n"]
+            continue
+        out.append(e)
+    return out
+
+
+def entry_key(e: dict) -> tuple:
+    """Rows that describe the same measurement replace each other when a board is updated."""
+    p = e["provenance"]
+    return (e["model"], e["benchmark"], e["source"], p.get("config_hash") or p.get("citation"))
+
+
+def mark_metadata_versions(entries: list[dict]) -> list[str]:
+    """Rows of one benchmark scored on different metadata versions must not sit side by side unmarked: each such
+    row gets a `metadata_note` (shown on the page); reported rows beside measured ones say the paper names no
+    version. Returns one line per benchmark where versions differ."""
+    notes = []
+    by_benchmark: dict[str, list[dict]] = {}
+    for e in entries:
+        e["metadata_note"] = None
+        by_benchmark.setdefault(e["benchmark"].removesuffix("_strong"), []).append(e)
+    for benchmark, rows in sorted(by_benchmark.items()):
+        measured = [e for e in rows if e["source"] == "measured"]
+        versions = {_version_of(e) for e in measured}
+        if len(versions) > 1:
+            notes.append(f"{benchmark}: rows scored on {len(versions)} metadata versions: {', '.join(sorted(versions))}")
+            for e in measured:
+                others = sorted(versions - {_version_of(e)})
+                e["metadata_note"] = f"scored on {_version_of(e)}; other rows here on {', '.join(others)}"
+        if measured:
+            for e in rows:
+                if e["source"] == "reported":
+                    e["metadata_note"] = "the source does not say which metadata version it was scored on"
+    return notes
+
+
+def _version_of(e: dict) -> str:
+    p = e["provenance"]
+    version = p.get("metadata_version") or "unknown"
+    return f"{version} (sha256 {str(p.get('metadata_sha256'))[:12]})" if version == "unknown" else version
+
+
+def build_board(entries: list[dict], existing: dict | None = None) -> dict[str, Any]:
+    merged: dict[tuple, dict] = {entry_key(e): e for e in (existing or {}).get("entries", [])}
+    for e in fold_strong_subsets(entries):
+        merged[entry_key(e)] = e
+    mark_metadata_versions(list(merged.values()))
+    board = {
+        "schema_version": 1,
+        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "entries": sorted(merged.values(), key=lambda e: (e["benchmark"], e["source"], e["model"])),
+    }
+    validate_board(board)
+    return board
+
+
+def validate_board(board: dict) -> None:
+    """Raise BoardError naming the entry and field of the first problem the schema finds."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    validator = Draft202012Validator(json.loads(SCHEMA.read_text()), format_checker=FormatChecker())
+    errors = sorted(validator.iter_errors(board), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = errors[0]
+    path = list(err.absolute_path)
+    where = "board"
+    if len(path) >= 2 and path[0] == "entries":
+        e = board["entries"][path[1]]
+        label = f"model {e.get('model')!r}, benchmark {e.get('benchmark')!r}" if isinstance(e, dict) else "not an object"
+        where = f"entry {path[1]} ({label})"
+        path = path[2:]
+    field = ".".join(str(p) for p in path) or "(the entry itself)"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    raise BoardError(f"{where}: field {field}: {err.message}{more}")
+
+
+def write_board(board: dict, output: Path) -> Path:
+    """leaderboard.json, plus the page: index.html, app.js, style.css and the data as a script (file:// safe)."""
+    validate_board(board)
+    output.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(board, indent=2, ensure_ascii=False)
+    (output / "leaderboard.json").write_text(text)
+    # A <script src> works from file:// where fetch() does not; "<" escaped so no data can end a script block.
+    (output / "leaderboard-data.js").write_text("window.LEADERBOARD = " + text.replace("<", "\\u003c") + ";\n")
+    for name in ("index.html", "app.js", "style.css"):
+        shutil.copy(PAGE / name, output / name)
+    return output / "index.html"
+
+
+def load_board(path: Path) -> dict:
+    board = json.loads(Path(path).read_text())
+    validate_board(board)
+    return board
+
+
+def push_to_hub(output: Path, repo_id: str, token: str) -> None:
+    """Upload the board folder to a Hugging Face dataset repository (optional; needs network and a token)."""
+    from huggingface_hub import HfApi
+
+    HfApi(token=token).upload_folder(folder_path=str(output), repo_id=repo_id, repo_type="dataset",
+                                     commit_message="Update ac-eval leaderboard")

@@ -1,0 +1,187 @@
+"""`ac-eval demo`: the whole idea, offline, on two CPU cores, in a few minutes.
+
+A procedural benchmark with planted truth (some questions need the audio, some give their answer away in the
+text), three tiny Qwen2-Audio models trained by our own SFT on its train split (shipped in the package; rebuilt
+with --train-models), evaluated with the audio and with silence; weak/strong labels checked against the truth
+under the paper's rule and the chance-corrected rotation rule; the strong subset of the train split; a short
+GRPO run on it; the result evaluated again; and the leaderboard.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ac_eval.paths import TRAINERS_DIR
+
+VOTER_SEEDS = (0, 1, 2)
+SFT_SETTINGS = ["stages.sft.per_device_batch=8", "stages.sft.bf16=false", "stages.sft.lr=3e-3", "stages.sft.save_steps=100000"]
+GEN = "max_gen_toks=16"
+
+
+def shipped_models() -> Path:
+    return Path(str(resources.files("ac_eval") / "data" / "demo_models"))
+
+
+def train_demo_models(output: Path, data: Path, steps: int = 500, console: Console | None = None,
+                      seeds: tuple[int, ...] = VOTER_SEEDS) -> list[Path]:
+    """The three voters: tiny Qwen2-Audio checkpoints (seeds 0-2) fine-tuned by `ac-eval train` (all_sft recipe)."""
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
+    from ac_eval.training.recipe import load_recipe, run_recipe
+
+    recipe_file = TRAINERS_DIR / "all_sft.yaml"
+    models = []
+    for seed in seeds:
+        target = output / f"voter-{seed}"
+        if not (target / "config.json").exists():
+            base = build_qwen2_audio(output / f"base-{seed}", seed=seed)
+            recipe = load_recipe(recipe_file, [f"base_model={base}", f"data={data}", f"stages.sft.max_steps={steps}",
+                                               f"seed={seed}", f"stages.sft.seed={seed}", *SFT_SETTINGS])
+            final = run_recipe(recipe, output / f"train-{seed}")
+            shutil.copytree(final, target, dirs_exist_ok=True)
+            if console:
+                console.print(f"trained {target}")
+        models.append(target)
+    return models
+
+
+def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console) -> dict:
+    from ac_eval.evaluation.runner import RunConfig, run
+
+    return run(RunConfig(tasks=[task], model_args=f"pretrained={model}", conditions=conditions, limit=limit,
+                         include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
+
+
+def label_quality(labels, truth: dict[str, bool], field: str) -> dict:
+    """Precision and recall of the `weak` label against the planted truth (weak = answerable without audio)."""
+    predicted = {lbl.id for lbl in labels if getattr(lbl, field) == "weak"}
+    actual = {lbl.id for lbl in labels if not truth[lbl.id]}
+    hit = len(predicted & actual)
+    return {"weak_predicted": len(predicted), "weak_true": len(actual),
+            "precision": hit / len(predicted) if predicted else None, "recall": hit / len(actual) if actual else None}
+
+
+def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_train_labelled: int = 120,
+             grpo_steps: int = 20, sft_steps: int = 500) -> dict:
+    from ac_eval.analysis.labels import (
+        make_labels,
+        read_labels,
+        silent_votes,
+        write_labels,
+    )
+    from ac_eval.analysis.subsets import filter_file, write_task_yamls
+    from ac_eval.board.leaderboard import build_board, entries_from_run, write_board
+    from ac_eval.demo.planted_benchmark import write_synthbench
+    from ac_eval.training.recipe import load_recipe, run_recipe
+
+    console = Console()
+    start = time.perf_counter()
+    output.mkdir(parents=True, exist_ok=True)
+    console.rule("1. a benchmark with planted truth")
+    data = write_synthbench(output / "data", n_test=n_test)
+    truth = json.loads(data["truth"].read_text())["needs_audio"]
+    tasks_dir = output / "tasks"  # its own task names: synthetic rows must never pass for MMAU ones
+    for split in ("test", "train"):
+        write_task_yamls(f"synthbench_{split}", "mmau", "test-mini", data[split]["mmau"], tasks_dir,
+                         "the demo's planted-truth benchmark (MMAU format)")
+    console.print(f"test: {n_test} questions ({sum(not truth[k] for k in truth if k.startswith('test'))} answerable "
+                  f"from the text alone); train split for the models; truth in {data['truth']}")
+
+    console.rule("2. three tiny Qwen2-Audio models trained by our SFT")
+    if train_models or not (shipped_models() / "voter-0" / "config.json").exists():
+        console.print(f"training the voters ({sft_steps} SFT steps each)...")
+        models = train_demo_models(output / "models", data["train"]["audiomcq"], sft_steps, console)
+    else:
+        models = [shipped_models() / f"voter-{s}" for s in VOTER_SEEDS]
+        console.print(f"shipped checkpoints: {models[0].parent} (rebuild: ac-eval demo --train-models)")
+
+    console.rule("3. with the audio, with silence, and with silence under option rotation")
+    runs = []
+    for i, model in enumerate(models):
+        console.print(f"voter {i}: {model.name}")
+        _evaluate(model, "synthbench_test", tasks_dir, ["original", "silent", "silent-rotated"], output / "runs" / f"voter-{i}", None,
+                  console if i == 0 else Console(quiet=True))
+        runs.append(output / "runs" / f"voter-{i}")
+
+    console.rule("4. weak/strong labels against the planted truth")
+    labels = make_labels(silent_votes(runs, [f"voter-{i}" for i in range(len(runs))]))
+    write_labels(labels, output / "labels.jsonl")
+    quality = {rule: label_quality(labels, truth, field) for rule, field in
+               (("paper rule (2 of 3 right with silence)", "label"), ("rotation rule (2 of 3 right under every rotation)", "label_rotation"))}
+    table = Table(title="Labels vs truth (positive = weak, i.e. answerable without audio)", title_justify="left")
+    for col in ("rule", "weak predicted", "weak in truth", "precision", "recall"):
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    for rule, q in quality.items():
+        table.add_row(rule, str(q["weak_predicted"]), str(q["weak_true"]),
+                      "—" if q["precision"] is None else f"{100 * q['precision']:.1f}%",
+                      "—" if q["recall"] is None else f"{100 * q['recall']:.1f}%")
+    console.print(table)
+
+    console.rule("5. strong subset of the train split, then a short GRPO run on it")
+    train_runs = []
+    for i, model in enumerate(models):
+        _evaluate(model, "synthbench_train", tasks_dir, ["silent", "silent-rotated"], output / "runs" / f"voter-{i}-train",
+                  n_train_labelled, Console(quiet=True))
+        train_runs.append(output / "runs" / f"voter-{i}-train")
+    train_labels = make_labels(silent_votes(train_runs, [f"voter-{i}" for i in range(len(runs))]))
+    write_labels(train_labels, output / "train_labels.jsonl")
+    strong = filter_file("audiomcq", data["train"]["audiomcq"], read_labels(output / "train_labels.jsonl", "label_rotation"),
+                         "strong", output / "strong" / "train-strong.jsonl")
+    console.print(f"train items labelled: {len(train_labels)}; strong (rotation rule): {strong['n_kept']}; "
+                  f"truly audio-needing among them: {sum(truth[i] for i in (l.id for l in train_labels if l.label_rotation == 'strong'))}")
+    recipe = load_recipe(TRAINERS_DIR / "all_grpo.yaml", [
+        f"base_model={models[0]}", f"data={output / 'strong' / 'train-strong.jsonl'}",
+        f"labels={output / 'train_labels.jsonl'}", "stages.grpo.select.labels=[strong]",
+        f"stages.grpo.max_steps={grpo_steps}", "stages.grpo.per_device_batch=8", "stages.grpo.num_generations=4",
+        "stages.grpo.max_completion_length=12", "stages.grpo.temperature=1.0", "stages.grpo.top_k=50",
+        "stages.grpo.lr=2e-4", "stages.grpo.bf16=false", "stages.grpo.save_steps=100000"])
+    tuned = run_recipe(recipe, output / "grpo")
+
+    console.rule("6. the GRPO model, evaluated again")
+    _evaluate(tuned, "synthbench_test", tasks_dir, ["original", "silent"], output / "runs" / "voter-0-grpo", None, console)
+
+    console.rule("7. leaderboard")
+    entries = [e for r in [*runs, output / "runs" / "voter-0-grpo"] for e in entries_from_run(r)]
+    board_dir = output / "board"
+    page = write_board(build_board(entries), board_dir)  # synthetic rows only: no published numbers beside them
+    summary = {
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "label_quality": quality,
+        "accuracy": {r.name: _accuracy_by_kind(r) for r in [*runs, output / "runs" / "voter-0-grpo"]},
+        "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
+                  "labels": str(output / "labels.jsonl"), "grpo_model": str(tuned), "leaderboard": str(board_dir / "leaderboard.json"),
+                  "page": str(page)},
+    }
+    (output / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    _print_summary(console, summary)
+    return summary
+
+
+def _accuracy_by_kind(run_dir: Path) -> dict:
+    report = json.loads((run_dir / "results.json").read_text())["tasks"]["synthbench_test"]["conditions"]
+    return {cond: {"overall": s["accuracy"],
+                   **{k: v["accuracy"] for k, v in s["subsets"]["sub-category"].items()}}
+            for cond, s in report.items()}
+
+
+def _print_summary(console: Console, summary: dict) -> None:
+    kinds = ["overall", "pitch", "texture", "count", "loudness", "text"]
+    table = Table(title="Accuracy on the test split (%): with audio / with silence", title_justify="left")
+    table.add_column("model")
+    for k in kinds:
+        table.add_column(k, justify="right")
+    for name, by_cond in summary["accuracy"].items():
+        def cell(k):
+            a, s = by_cond.get("original", {}).get(k), by_cond.get("silent", {}).get(k)
+            return f"{'—' if a is None else f'{100 * a:.0f}'} / {'—' if s is None else f'{100 * s:.0f}'}"
+        table.add_row(name, *[cell(k) for k in kinds])
+    console.print(table)
+    console.print(f"demo finished in {summary['wall_seconds']:.0f} s. Files:")
+    for k, v in summary["files"].items():
+        console.print(f"  {k:<12} {v}")

@@ -1,0 +1,80 @@
+"""Decode an item's audio: soundfile to decode, first-channel-averaged mono, soxr to resample.
+
+Every failure is an `AudioError` that names the file, so a run can count it per item and go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ac_eval.evaluation.records import AudioRef
+
+
+class AudioError(Exception):
+    """The audio of one item cannot be used (missing, corrupt, empty)."""
+
+
+def load_audio(ref: AudioRef, sample_rate: int) -> np.ndarray:
+    """Return the clip as float32 mono at `sample_rate`. Raises AudioError naming the file on any problem."""
+    source = _open_source(ref)
+    try:
+        data, sr = sf.read(source, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
+        raise AudioError(f"cannot decode audio {ref.describe()}: {e}") from e
+    if data.shape[0] == 0:
+        raise AudioError(f"audio {ref.describe()} is empty (0 samples)")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(mono)):
+        raise AudioError(f"audio {ref.describe()} contains NaN or infinite samples")
+    if sr != sample_rate:
+        mono = soxr.resample(mono, sr, sample_rate, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def audio_num_samples(ref: AudioRef, sample_rate: int) -> int:
+    """Length of the clip at `sample_rate`, from the header only (used by `silent-matched`)."""
+    source = _open_source(ref)
+    try:
+        info = sf.info(source)
+    except Exception as e:
+        raise AudioError(f"cannot read audio header of {ref.describe()}: {e}") from e
+    if info.frames == 0:
+        raise AudioError(f"audio {ref.describe()} is empty (0 samples)")
+    return int(round(info.frames * sample_rate / info.samplerate))
+
+
+def _open_source(ref: AudioRef):
+    if ref.row is None:
+        if not os.path.exists(ref.path):
+            raise AudioError(f"audio file not found: {ref.path}")
+        return ref.path
+    return io.BytesIO(_parquet_audio_bytes(ref))
+
+
+def _parquet_audio_bytes(ref: AudioRef) -> bytes:
+    table = _parquet_table(ref.path)
+    try:
+        cell = table[ref.row][ref.column]
+    except (IndexError, KeyError) as e:
+        raise AudioError(f"no audio at {ref.describe()}: {e}") from e
+    data = cell.get("bytes") if isinstance(cell, dict) else None
+    if not data:
+        raise AudioError(f"no embedded audio bytes at {ref.describe()}")
+    return data
+
+
+@functools.lru_cache(maxsize=8)
+def _parquet_table(path: str):
+    """The parquet file as a memory-mapped `datasets.Dataset`, audio left undecoded (no torchcodec/FFmpeg)."""
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files=path, split="train")
+    if "audio" in ds.features:
+        ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    return ds

@@ -1,0 +1,253 @@
+"""What a benchmark is (`Benchmark`, `Split`) and what every benchmark shares: reading metadata files, checking
+records, resolving audio paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from ac_eval.evaluation.benchmarks.versions import version_label
+from ac_eval.evaluation.records import AudioRef, Record
+
+
+class MetadataError(Exception):
+    """A metadata file cannot be read at all (not JSON, wrong top-level shape, missing)."""
+
+
+@dataclass
+class LoadedBenchmark:
+    """Records plus an account of everything odd found while loading them."""
+
+    benchmark: str
+    source: str
+    records: list[Record]
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"index", "id", "reason"}
+    sha256: str = ""
+    version: str = "unknown"
+
+    def issue_counts(self) -> dict[str, int]:
+        counts = Counter(issue for r in self.records for issue in r.issues)
+        counts.update(f"skipped: {s['reason'].split(':')[0]}" for s in self.skipped)
+        return dict(counts)
+
+
+def read_json_records(path: Path, bad_lines: list[int] | None = None) -> list[Any]:
+    """A `.json` list of records or a jsonl file (a `.jsonl` suffix, or one object per line), with errors that
+    name the file and line. With `bad_lines` given, jsonl lines that are not JSON are skipped and their
+    numbers appended there instead (what MMSU's own script does)."""
+    if not path.is_file():
+        raise MetadataError(f"file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        return _jsonl(text, path, bad_lines)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data" and text.lstrip().startswith("{"):  # one object per line, whatever the suffix
+            return _jsonl(text, path, bad_lines)
+        raise MetadataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from e
+    if isinstance(data, dict):  # some mirrors wrap the list: {"data": [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            data = lists[0]
+    if not isinstance(data, list):
+        raise MetadataError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def _jsonl(text: str, path: Path, bad_lines: list[int] | None) -> list[Any]:
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if bad_lines is None:
+                raise MetadataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+            bad_lines.append(lineno)
+    return rows
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_audio_path(raw: str, base_dir: Path) -> str:
+    """Audio paths in metadata are relative to the metadata file (`./audio/x.wav`, or `/audio/x.wav` in MMSU's JSON)."""
+    p = Path(raw)
+    if p.is_absolute() and p.exists():
+        return str(p)
+    return str(base_dir / raw.lstrip("/"))
+
+
+def build_records(
+    benchmark: str,
+    rows: Iterable[Any],
+    convert: Callable[[dict[str, Any]], Record],
+    source: Path,
+    answers_public: bool = True,
+) -> LoadedBenchmark:
+    """Convert raw rows to Records; a malformed row is skipped with its reason, a duplicate id is renamed.
+
+    `answers_public`: the split publishes its answers, so a record without one is malformed (not "withheld").
+    Nothing is dropped silently: every skip and rename is listed in the result and counted in reports.
+    """
+    sha = file_sha256(source) if source.is_file() else ""
+    loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=version_label(sha) if sha else "unknown")
+    seen: Counter[str] = Counter()
+    for index, row in enumerate(rows):
+        rid = row.get("id") if isinstance(row, dict) else None
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"record is a {type(row).__name__}, not an object")
+            record = convert(row)
+            _check_record(record, answers_public)
+        except (KeyError, ValueError, TypeError) as e:
+            reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            loaded.skipped.append({"index": index, "id": rid, "reason": f"malformed: {reason}"})
+            continue
+        seen[record.id] += 1
+        if seen[record.id] > 1:
+            record.issues.append("duplicate_id")
+            record.id = f"{record.id}#dup{seen[record.id]}"
+        loaded.records.append(record)
+    return loaded
+
+
+def _check_record(r: Record, answers_public: bool = True) -> None:
+    if not r.id:
+        raise ValueError("empty id")
+    if not isinstance(r.question, str):
+        raise ValueError("question is not a string")
+    if not isinstance(r.choices, list) or not all(isinstance(c, str) for c in r.choices):
+        raise ValueError("choices is not a list of strings")
+    if len(r.choices) < 2:
+        raise ValueError(f"{len(r.choices)} choice(s); at least 2 are needed")
+    if r.answer is None and answers_public:
+        raise ValueError("no answer, although this split publishes its answers")
+    if r.answer is not None:
+        if not isinstance(r.answer, str):
+            raise ValueError("answer is not a string")
+        if r.answer not in r.choices:
+            r.issues.append("answer_not_in_choices")
+    if len(set(c.strip().lower() for c in r.choices)) < len(r.choices):
+        r.issues.append("duplicate_choices")
+
+
+def subset_value(value: Any) -> str | None:
+    """Subset fields are strings in most records; MMAU has a few lists. Report lists joined, keep the raw field.
+    None stays None: the official scripts leave such records out of that field's breakdown."""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return None if value is None else str(value)
+
+
+def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path, required: bool = True) -> AudioRef:
+    """The row's clip. `required=False` (scoring a predictions file, no audio needed): a missing path is allowed."""
+    raw = row.get(key) if not required else row[key]
+    if raw is None and not required:
+        return AudioRef("")
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"{key} is not a path string")
+    return AudioRef(resolve_audio_path(raw, base_dir))
+
+
+def plain_record(
+    benchmark: str, row: dict[str, Any], base: Path, audio_key: str, subset_keys: tuple[str, ...],
+    answer: Any = ..., need_audio: bool = True,
+) -> Record:
+    """A record that already carries id, question, choices (list), answer (option text) and an audio path field."""
+    return Record(
+        benchmark=benchmark,
+        id=str(row["id"]),
+        question=row["question"],
+        choices=row["choices"],
+        answer=row["answer"] if answer is ... else answer,
+        audio=audio_ref_from(row, audio_key, base, required=need_audio),
+        subsets={k: subset_value(row.get(k)) for k in subset_keys},
+        fields=row,
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    """One published part of a benchmark: its metadata file (or folder) under ROOT/<benchmark>/, as published."""
+
+    name: str
+    metadata: str
+    answers_public: bool = True
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Everything ac-eval knows about one benchmark. Its module defines one and registers it; task names, task
+    YAMLs, CLI choices, filtering and the board all follow from here.
+
+    The defaults fit records that carry `id`, `question`, `choices` (list of option text), `answer` (option text)
+    and an audio path under `audio_key`, scored by the MMAU/MMAR string match with the AudioMCQ prompt."""
+
+    name: str
+    description: str
+    splits: tuple[Split, ...]
+    subset_keys: tuple[str, ...]
+    audio_key: str = "audio_path"
+    prediction_keys: tuple[str, ...] = ("prediction",)  # where its official script reads a model's answer
+    official_rule: str | None = "string_match"  # None: no official scorer (e.g. training data)
+    official_prompt: str = "audiomcq"  # the prompt `--prompt official` means for it
+    prompts: Mapping[str, Any] = field(default_factory=dict)  # its own prompt styles (name -> PromptStyle)
+    rules: Mapping[str, Callable] = field(default_factory=dict)  # its own scoring rules (name -> fn(record, raw))
+    absent_prediction: Any = None  # what its official script reads for a row without the prediction field
+    skips_unreadable_lines: bool = False  # its official script skips lines that are not JSON
+    evaluated: bool = True  # False: data for training only, no tasks
+    convert: Callable[..., Record] | None = None  # fn(row, base, split, need_audio) -> Record; default: plain
+    load_path: Callable[..., "LoadedBenchmark"] | None = None  # fn(path, split) for other formats (parquet)
+    find_metadata: Callable[[Path, "Split"], Path] | None = None  # fn(root, split); default ROOT/name/split.metadata
+
+    def split(self, name: str | None = None) -> Split:
+        if name is None:
+            return self.splits[0]
+        for s in self.splits:
+            if s.name == name:
+                return s
+        raise ValueError(f"{self.name} has no split {name!r}; splits: {', '.join(s.name for s in self.splits)}")
+
+    @property
+    def default_split(self) -> str:
+        return self.splits[0].name
+
+    def answers_public(self, split: str) -> bool:
+        return self.split(split).answers_public
+
+    def task_name(self, split: str | None = None) -> str:
+        """The task with the original audio: the benchmark's name, or `<name>_<split>` when it has several."""
+        split = split or self.default_split
+        return self.name if len(self.splits) == 1 else f"{self.name}_{split.replace('-', '_')}"
+
+    def default_metadata(self, root: Path, split: str | None = None) -> Path:
+        s = self.split(split)
+        return self.find_metadata(root, s) if self.find_metadata else root / self.name / s.metadata
+
+    def record_from_row(self, row: dict[str, Any], base: Path, split: str | None = None, need_audio: bool = True) -> Record:
+        split = split or self.default_split
+        if self.convert:
+            return self.convert(row, base, split, need_audio)
+        answer = row.get("answer") if self.answers_public(split) else None
+        return plain_record(self.name, row, base, self.audio_key, self.subset_keys, answer=answer, need_audio=need_audio)
+
+    def load(self, path: Path, split: str | None = None) -> "LoadedBenchmark":
+        split = split or self.default_split
+        path = Path(path)
+        if self.load_path and (path.is_dir() or path.suffix not in (".json", ".jsonl")):
+            return self.load_path(path, split)
+        rows = read_json_records(path)
+        return build_records(self.name, rows, lambda row: self.record_from_row(row, path.parent, split), path,
+                             self.answers_public(split))

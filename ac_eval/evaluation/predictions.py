@@ -1,0 +1,172 @@
+"""`ac-eval score`: score predictions made anywhere with a benchmark's official rule (plus strict accuracy).
+
+Two input forms:
+- the official scripts' own: the benchmark's records with the model's answer added (MMAU `evaluation.py`:
+  a JSON list with `model_output`, or `model_prediction` as R1-AQA writes it; MMAR `code/evaluation.py`:
+  `answer_prediction`; MMSU `mmsu_evaluation.py`: jsonl with `response`). Each row is scored with its OWN
+  answer, choices and subset fields, as the official script does; `--metadata` is optional and, when given,
+  only checked against (a loud warning when the file was made on other metadata);
+- ac-eval's: jsonl of {"id", "prediction"} (the raw model output), scored against `--metadata`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ac_eval.evaluation.benchmarks import get as get_benchmark
+from ac_eval.evaluation.benchmarks import load_benchmark
+from ac_eval.evaluation.benchmarks.base import LoadedBenchmark, MetadataError, build_records, read_json_records
+from ac_eval.evaluation.prompts import get_prompt
+from ac_eval.evaluation.records import Record
+from ac_eval.evaluation.scoring import (
+    JSON_NULL,
+    Scorer,
+    score_item,
+    summarize_with_subsets,
+)
+
+N_EXAMPLES = 5
+
+
+class PredictionsError(Exception):
+    pass
+
+
+def _read_rows(path: Path, skip_bad_lines: bool) -> tuple[list[Any], int]:
+    """Rows of a .json list or a jsonl file. MMSU's script skips lines that are not JSON: so do we, counted."""
+    bad: list[int] = []
+    try:
+        rows = read_json_records(path, bad if skip_bad_lines else None)
+    except MetadataError as e:
+        raise PredictionsError(str(e).replace("file not found", "predictions file not found")) from e
+    return rows, len(bad)
+
+
+def _is_official_form(rows: list[Any]) -> bool:
+    """Rows that carry the benchmark's records (question and options), not just {"id", "prediction"}."""
+    return any(isinstance(r, dict) and "question" in r and ("choices" in r or "choice_a" in r) for r in rows)
+
+
+def read_predictions(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """{id: raw prediction} from a jsonl of {"id", "prediction"}; the first line for an id wins, repeats are counted.
+    A prediction that is not a string (e.g. null) is kept as it is: the scorer counts it as invalid."""
+    rows, _ = _read_rows(path, skip_bad_lines=False)
+    predictions: dict[str, Any] = {}
+    counts = {"n_duplicate_predictions": 0}
+    for lineno, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
+            raise PredictionsError(f'{path}:{lineno}: each line needs "id" and "prediction" keys')
+        key = str(row["id"])
+        if key in predictions:
+            counts["n_duplicate_predictions"] += 1
+            continue
+        predictions[key] = JSON_NULL if row["prediction"] is None else row["prediction"]
+    return predictions, counts
+
+
+def _prediction_key(benchmark: str, rows: list[Any], path: Path, key: str | None) -> str:
+    keys = (key,) if key else get_benchmark(benchmark).prediction_keys
+    for k in keys:
+        if any(isinstance(r, dict) and k in r for r in rows):
+            return k
+    raise PredictionsError(
+        f"{path}: no row has {' or '.join(repr(k) for k in keys)}, so the official script would score nothing; "
+        "name the field that holds the model's answers with --prediction-key"
+    )
+
+
+def _content(r: Record) -> tuple:
+    return (r.question, tuple(r.choices), r.answer)
+
+
+def _raw(row: dict, key: str, absent: Any) -> Any:
+    if key not in row:
+        return absent
+    return JSON_NULL if row[key] is None else row[key]
+
+
+def compare_with_metadata(records: list[Record], metadata: LoadedBenchmark) -> dict[str, Any]:
+    """How a predictions file's own records differ from the metadata: ids it lacks, items whose text changed."""
+    by_id = {r.id: r for r in metadata.records}
+    unknown = [r.id for r in records if r.id not in by_id]
+    changed = [r.id for r in records if r.id in by_id and _content(r) != _content(by_id[r.id])]
+    return {"n_unknown_ids": len(unknown), "unknown_id_examples": unknown[:N_EXAMPLES],
+            "n_items_differing_from_metadata": len(changed), "differing_item_examples": changed[:N_EXAMPLES]}
+
+
+def score_file(
+    benchmark: str,
+    metadata: Path | None,
+    predictions_path: Path,
+    split: str | None = None,
+    prompt: str = "audiomcq",
+    extraction: str = "r1-aqa",
+    prediction_key: str | None = None,
+) -> dict[str, Any]:
+    benchmark_spec = get_benchmark(benchmark)
+    split = split or benchmark_spec.default_split
+    scorer = Scorer(benchmark, get_prompt(prompt, benchmark).rule, extraction)
+    rows, bad_lines = _read_rows(Path(predictions_path), skip_bad_lines=benchmark_spec.skips_unreadable_lines)
+    meta = load_benchmark(benchmark, metadata, split) if metadata else None
+    warnings: list[str] = []
+    out: dict[str, Any] = {"benchmark": benchmark, "split": split, "scorer": scorer.to_dict()}
+    if _is_official_form(rows):
+        key = _prediction_key(benchmark, rows, predictions_path, prediction_key)
+        absent = benchmark_spec.absent_prediction  # MMSU's script reads a missing response as "" (wrong)
+        loaded = build_records(
+            benchmark, rows, lambda row: benchmark_spec.record_from_row(row, predictions_path.parent, split, need_audio=False),
+            Path(predictions_path), benchmark_spec.answers_public(split),
+        )
+        records = loaded.records
+        raws = [_raw(r.fields, key, absent) for r in records]
+        out.update(format="official", prediction_key=key, n_unreadable_lines=bad_lines,
+                   n_rows_without_prediction=sum(key not in r.fields for r in records))
+        if loaded.skipped:
+            warnings.append(f"{len(loaded.skipped)} rows could not be read as {benchmark} records and were left out "
+                            f"(e.g. {loaded.skipped[0]['reason']})")
+        if meta:
+            check = compare_with_metadata(records, meta)
+            out.update(check)
+            if check["n_unknown_ids"] or check["n_items_differing_from_metadata"]:
+                warnings.append(
+                    f"the predictions file was not made on this metadata ({meta.version}): "
+                    f"{check['n_unknown_ids']} ids are not in it (e.g. {', '.join(check['unknown_id_examples'][:3]) or '-'}), "
+                    f"{check['n_items_differing_from_metadata']} items have other question/choices/answer "
+                    f"(e.g. {', '.join(check['differing_item_examples'][:3]) or '-'}); scored with the file's own "
+                    "records, as the official script does"
+                )
+    else:
+        if meta is None:
+            raise PredictionsError(f"{predictions_path}: holds only ids and predictions; give --metadata FILE to score it")
+        loaded = meta
+        predictions, counts = read_predictions(Path(predictions_path))
+        records = meta.records
+        raws = [predictions.get(r.id) for r in records]
+        known = {r.id for r in records}
+        unknown = [k for k in predictions if k not in known]
+        out.update(format="ac-eval", **counts, n_unknown_ids=len(unknown), unknown_id_examples=unknown[:N_EXAMPLES])
+        if unknown:
+            warnings.append(
+                f"{len(unknown)} of {len(predictions)} prediction ids are not in the metadata ({meta.version}), e.g. "
+                f"{', '.join(unknown[:3])}: were they made on another version of it? They are not scored"
+            )
+    scores = [score_item(r, raw, scorer) for r, raw in zip(records, raws)]
+    summary = summarize_with_subsets(records, scores, benchmark_spec.subset_keys, scorer.official)
+    if summary["n_scored"] == 0:
+        warnings.append("no item could be scored")
+    if benchmark_spec.official_rule == "string_match" and summary["n_invalid_prediction"]:
+        warnings.append(f"{summary['n_invalid_prediction']} predictions are not strings (the official script would "
+                        "crash on them); they are left out of official accuracy and wrong in strict")
+    return {
+        **out,
+        "metadata_file": str(metadata) if metadata else None,
+        "metadata_sha256": meta.sha256 if meta else None,
+        "metadata_version": meta.version if meta else None,
+        "predictions_file": str(predictions_path),
+        **summary,
+        "warnings": warnings,
+        "load_issues": loaded.issue_counts(),
+        "skipped_records": loaded.skipped,
+        "items": [s.to_dict() for s in scores],
+    }

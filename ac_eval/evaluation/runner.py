@@ -1,0 +1,433 @@
+"""`ac-eval run`: drive lm-eval's `simple_evaluate` over ac-eval's tasks and write every output.
+
+Outputs in OUTPUT_PATH:
+- `lm_eval/`: lm-eval's own results JSON and per-sample logs (EvaluationTracker, unchanged format)
+- `samples.jsonl`: one line per item and condition (id, task, condition, prediction, correct, ...)
+- `results.json`: the audio-contribution report + configuration and provenance
+- `report.md`: the tables in Markdown
+- `submission_<task>.json`: for MMAU test (answers withheld), predictions in the benchmark's format
+- `cache/`: lm-eval's request cache; rerunning the same command resumes without redoing finished items
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+
+import ac_eval
+from ac_eval.analysis.report import build_task_report, print_report, to_markdown
+from ac_eval.evaluation.benchmarks import get as get_benchmark
+from ac_eval.evaluation.prompts import get_prompt
+from ac_eval.evaluation.tasks import TaskError, TaskSpec, lm_eval_config
+from ac_eval.evaluation.tasks import plan as plan_tasks
+from ac_eval.paths import TASKS_DIR
+
+MODEL_ALIASES = {"hf": "ac_hf", "openai": "ac_openai", "vllm": "ac_vllm"}  # our audio LMs stand in for lm-eval's text-only ones
+
+
+@dataclass
+class RunConfig:
+    tasks: list[str]
+    model: str = "hf"
+    model_args: str = ""
+    conditions: list[str] = field(default_factory=lambda: ["original", "silent"])
+    data_dir: str | None = None
+    metadata_files: dict[str, str] = field(default_factory=dict)
+    include_paths: list[str] = field(default_factory=list)
+    prompt: str = "audiomcq"
+    mode: str = "generate"  # or "choice"
+    limit: float | None = None
+    batch_size: int = 8
+    gen_kwargs: str | None = None
+    output_path: str = "runs/latest"
+    use_cache: bool = True
+    seed: int = 1234
+    extraction: str = "r1-aqa"  # r1-aqa (the paper's protocol, official), none (official, output as given), lenient
+    max_error_rate: float = 0.05  # share of item errors in a condition above which the run exits non-zero
+
+
+def _cache_prefix(cfg: RunConfig) -> str:
+    key = json.dumps([cfg.model, cfg.model_args, cfg.mode, ac_eval.__version__], sort_keys=True)
+    return str(Path(cfg.output_path) / "cache" / hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def check_settings(cfg: RunConfig) -> None:
+    """Mistakes that would otherwise show only after the model is loaded (or never): say them now."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from ac_eval.evaluation.scoring import EXTRACTIONS
+    from ac_eval.models import parse_model_args
+    from ac_eval.models.generation import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
+
+    if cfg.extraction not in EXTRACTIONS:
+        raise ValueError(f"--extraction {cfg.extraction!r}: use one of {', '.join(EXTRACTIONS)}")
+    if not 0 <= cfg.max_error_rate <= 1:
+        raise ValueError(f"--max-error-rate {cfg.max_error_rate}: give a share between 0 and 1, e.g. 0.05")
+    gen = simple_parse_args_string(cfg.gen_kwargs or "")
+    GenerationSettings.from_lm_eval(gen, DEFAULT_MAX_NEW_TOKENS)  # unknown keys and bad values fail here
+    model_args = parse_model_args(cfg.model_args)
+    asked = gen.get("max_gen_toks", gen.get("max_new_tokens"))
+    if "max_new_tokens" in model_args and asked is not None and int(asked) != int(model_args["max_new_tokens"]):
+        raise ValueError(f"model_args max_new_tokens={model_args['max_new_tokens']} and --gen_kwargs "
+                         f"max_gen_toks={asked} disagree: give the budget in one place")
+
+
+class NoAudioError(RuntimeError):
+    """Not one clip of a task that needs them can be found: found before the model is loaded."""
+
+
+def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
+    """Check that the clips exist before anything heavy happens. Every clip missing: NoAudioError (the user learns
+    in seconds, not after the model has loaded); some missing: a warning line (they become counted audio errors)."""
+    from ac_eval.evaluation import lm_eval_tasks as lm_tasks
+    from ac_eval.evaluation.benchmarks import MetadataError
+    from ac_eval.evaluation.conditions import get_condition
+
+    warnings = []
+    for base, task in {s.base: s for s in plan}.items():
+        path = lm_tasks.resolve_metadata(task.benchmark, task.split, cfg.data_dir, cfg.metadata_files,
+                                         task.metadata_file)
+        loaded = lm_tasks.load_cached(task.benchmark, str(path), task.split)
+        if not loaded.records:
+            first = f" (first: record {loaded.skipped[0]['index']}: {loaded.skipped[0]['reason']})" if loaded.skipped else ""
+            raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped{first}")
+        if not any(get_condition(s.condition).reads_clip for s in plan if s.base == base):
+            continue
+        records = lm_tasks.select_records(loaded.records, cfg.limit)
+        missing = [r.audio.describe() for r in records if not _clip_exists(r.audio)]
+        if records and len(missing) == len(records):
+            raise NoAudioError(
+                f"{base}: none of the {len(records)} audio files exists (e.g. {missing[0]}). Check --data_dir "
+                f"(clips are looked up relative to {path}); conditions that need no clip: silent, none, noise"
+            )
+        if missing:
+            warnings.append(f"{base}: {len(missing)} of {len(records)} audio files are missing (e.g. {missing[0]}); "
+                            "they will be counted as audio errors")
+    return warnings
+
+
+def _clip_exists(ref) -> bool:
+    return bool(ref.path) and Path(ref.path).is_file()
+
+
+def run(cfg: RunConfig, console=None) -> dict[str, Any]:
+    from rich.console import Console
+
+    console = console or Console()
+    check_settings(cfg)
+    plan = plan_tasks(cfg.tasks, cfg.conditions, cfg.mode, cfg.include_paths)
+    for line in preflight_audio(cfg, plan):
+        console.print(f"warning: {line}", style="yellow")
+
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+
+    import ac_eval.models.lm_eval_models  # noqa: F401  registers the model with lm-eval
+
+    out = Path(cfg.output_path)
+    (out / "cache").mkdir(parents=True, exist_ok=True)
+    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+    run_settings = {
+        "data_dir": cfg.data_dir,
+        "metadata_files": cfg.metadata_files,
+        "prompt": cfg.prompt,
+        "extraction": cfg.extraction,
+        "limit_items": cfg.limit,  # applied to items, not docs: see lm_eval_tasks.load_docs
+    }
+    # The system prompt is a run-level setting in lm-eval: run once per distinct system prompt.
+    by_system: dict[str | None, list[TaskSpec]] = defaultdict(list)
+    for spec in plan:
+        by_system[get_prompt(cfg.prompt, spec.benchmark).system].append(spec)
+
+    from ac_eval.models.catalogue import resolve
+
+    model, model_args, entry = resolve(cfg.model, cfg.model_args)
+    model = MODEL_ALIASES.get(model, model)
+    gen_kwargs = cfg.gen_kwargs or (entry.gen_kwargs if entry else None)
+    tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
+    lm_results: dict[str, Any] = {"results": {}, "configs": {}}
+    samples: dict[str, list] = {}
+    from lm_eval.api.registry import get_model
+
+    lm = get_model(model).create_from_arg_string(model_args, {"batch_size": cfg.batch_size})
+    cache = _cache_prefix(cfg) if cfg.use_cache else None
+    for system, group in by_system.items():
+        results = lm_eval.simple_evaluate(
+            model=lm,
+            tasks=[lm_eval_config(spec, run_settings) for spec in group],
+            task_manager=manager,
+            log_samples=True,
+            apply_chat_template=True,
+            system_instruction=system,
+            gen_kwargs=gen_kwargs,
+            use_cache=cache,
+            random_seed=cfg.seed,
+            numpy_random_seed=cfg.seed,
+            torch_random_seed=cfg.seed,
+            evaluation_tracker=tracker,
+        )
+        if cache:
+            _forget_failures(cache, lm.rank)
+        if results is None:  # a non-zero rank of a data-parallel run: rank 0 writes everything
+            continue
+        group_samples = results.pop("samples")
+        tracker.save_results_aggregated(results=results, samples=group_samples)
+        for task_name in results["configs"]:
+            tracker.save_results_samples(task_name=task_name, samples=group_samples[task_name])
+        samples.update(group_samples)
+        lm_results["results"].update(results["results"])
+        lm_results["configs"].update(results["configs"])
+        lm_results.setdefault("versions", {}).update(results.get("versions", {}))
+    if lm.rank != 0:
+        return {}
+    lm_results["model"] = _model_provenance(cfg, lm)
+    lm_results["timing"] = {**getattr(lm, "timing", {}), "world_size": lm.world_size}
+    lm_results["chat_template"] = lm.chat_template() if hasattr(lm, "chat_template") else None
+    lm_results["generation"] = {
+        spec.name: (lm.generation_settings(lm_results["configs"].get(spec.name, {}).get("generation_kwargs") or {}).to_dict()
+                    if spec.mode == "generate" and hasattr(lm, "generation_settings") else None)
+        for spec in plan
+    }
+    report = write_outputs(cfg, plan, samples, lm_results, out)
+    print_report(report, console)
+    return report
+
+
+def request_parameters(sample: dict, spec: TaskSpec) -> tuple[str, str]:
+    """(condition, mode) as the request itself carried them to the model (lm-eval logs each request's arguments:
+    a list of argument tuples, or {"gen_args_0": {"arg_2": ...}} once its tracker has saved them). They must be
+    the task's own: anything else means a task definition lied about what the model heard."""
+    args = sample.get("arguments")
+    first = args.get("gen_args_0", {}).get("arg_2") if isinstance(args, dict) else (args[0][2] if args and len(args[0]) > 2 else None)
+    audio = first.get("audio") if isinstance(first, dict) else None
+    if not isinstance(audio, dict) or "condition" not in audio:
+        raise TaskError(f"task {spec.name!r}: its requests carry no audio condition (doc_to_audio must return "
+                        "ac-eval's {'path', 'condition', 'mode'} reference)")
+    given = (audio["condition"], audio.get("mode", spec.mode))
+    if given != (spec.condition, spec.mode):
+        raise TaskError(f"task {spec.name!r} was planned as condition {spec.condition!r} ({spec.mode}) but its "
+                        f"requests carried {given[0]!r} ({given[1]}): its YAML's metadata, name or doc_to_audio disagree")
+    return given
+
+
+def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list], lm_results: dict, out: Path) -> dict:
+    """samples.jsonl, results.json, report.md, plots and MMAU test submissions, from the verdicts lm-eval logged
+    (each item was scored once, in lm_eval_tasks.process_results)."""
+    from ac_eval.evaluation import lm_eval_tasks as lm_tasks
+    from ac_eval.evaluation.scoring import ItemScore
+
+    by_base: dict[str, dict[str, tuple[list, list]]] = defaultdict(dict)
+    scorers: dict[str, Any] = {}
+    with jsonlines.open(out / "samples.jsonl", "w") as writer:
+        for spec in plan:
+            records, scores = [], []
+            for s in sorted(samples.get(spec.name, []), key=lambda s: s["doc_id"]):
+                condition, mode = request_parameters(s, spec)
+                record = lm_tasks.record_from_doc(s["doc"])
+                scorers.setdefault(spec.base, lm_tasks.doc_scorer(s["doc"]))
+                verdict = dict(s["item_score"])
+                raw = verdict.pop("prediction")
+                score = ItemScore(**verdict)
+                records.append(record)
+                scores.append(score)
+                writer.write(
+                    {
+                        "id": record.id,
+                        "task": spec.name,
+                        "base_task": spec.base,
+                        "benchmark": record.benchmark,
+                        "condition": condition,
+                        "mode": mode,
+                        "prediction": raw,
+                        "correct": score.correct,
+                        "correct_strict": score.correct_strict,
+                        "status": score.status,
+                        "extracted": score.extracted,
+                        "chosen": score.chosen,
+                        "answer": record.answer,
+                        "n_choices": len(record.choices),
+                        "subsets": record.subsets,
+                        "error": score.error,
+                    }
+                )
+            by_base[spec.base][spec.condition] = (records, scores)
+            if not get_benchmark(spec.benchmark).answers_public(spec.split):  # answers withheld (MMAU test)
+                _write_mmau_submission(out / f"submission_{spec.name}.json", records, scores)
+
+    tasks_report = {}
+    for base, by_condition in by_base.items():
+        spec = next(s for s in plan if s.base == base)
+        meta_path = lm_tasks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files,
+                                              spec.metadata_file)
+        loaded = lm_tasks.load_cached(spec.benchmark, str(meta_path), spec.split)
+        scorer = scorers.get(base)
+        tasks_report[base] = build_task_report(
+            spec.benchmark,
+            by_condition,
+            {
+                "split": spec.split,
+                "answers_withheld": not get_benchmark(spec.benchmark).answers_public(spec.split),
+                "scorer": scorer.to_dict() if scorer else None,
+                "metadata_file": str(meta_path),
+                "metadata_sha256": loaded.sha256,
+                "metadata_version": loaded.version,
+                "load_issues": loaded.issue_counts(),
+                "skipped_records": loaded.skipped,
+                "generation": next((lm_results.get("generation", {}).get(s.name) for s in plan if s.base == base), None),
+            },
+            official=scorer.official if scorer else True,
+        )
+    report = {
+        "ac_eval_version": ac_eval.__version__,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {**asdict(cfg), "model_args": _redact(cfg.model_args), "task_names": [s.name for s in plan]},
+        "tasks_run": [{"name": s.name, **{k: v for k, v in asdict(s).items() if k != "yaml"}} for s in plan],
+        "prompt": {s.name: get_prompt(cfg.prompt, s.benchmark).to_dict() for s in plan},
+        "environment": _environment(),
+        "model": lm_results.get("model"),
+        "config_hash": hashlib.sha256(json.dumps(
+            {**asdict(cfg), "model_args": _redact(cfg.model_args), "output_path": None}, sort_keys=True
+        ).encode()).hexdigest()[:16],
+        "chat_template": lm_results.get("chat_template"),
+        "timing": lm_results.get("timing"),
+        "generation": lm_results.get("generation"),
+        "lm_eval_results": lm_results["results"],
+        "tasks": tasks_report,
+    }
+    report["run_status"] = run_status(tasks_report, cfg.max_error_rate)
+    from ac_eval.analysis.plots import plot_task
+
+    report["plots"] = {t: [str(p) for p in plot_task(t, tr, out / "plots")] for t, tr in tasks_report.items()}
+    (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "report.md").write_text(to_markdown(report))
+    return report
+
+
+EXIT_OK = 0
+EXIT_NOTHING_SCORED = 3  # a condition scored no item
+EXIT_NO_AUDIO = 4  # no clip could be loaded (pre-flight, or every original-audio item failed)
+EXIT_TOO_MANY_ERRORS = 5  # a condition's share of item errors is above --max-error-rate
+EXIT_CODES = {
+    EXIT_OK: "every condition scored items, item errors within --max-error-rate",
+    2: "a usage or input error (bad flag, unknown task, unreadable metadata): nothing was run",
+    EXIT_NOTHING_SCORED: "a condition scored no item",
+    EXIT_NO_AUDIO: "no clip could be loaded (found before the model loads when no audio file exists)",
+    EXIT_TOO_MANY_ERRORS: "a condition's share of item errors is above --max-error-rate",
+}
+
+
+def run_status(tasks_report: dict[str, Any], max_error_rate: float) -> dict[str, Any]:
+    """Per task and condition: scored / errors / skipped, and the exit code the run ends with. Answers withheld
+    (MMAU test): "scored" counts the items answered (the submission holds them)."""
+    conditions: dict[str, dict[str, dict]] = {}
+    problems: list[tuple[int, str]] = []
+    for task, tr in tasks_report.items():
+        for cond, stats in tr["conditions"].items():
+            errors = stats["n_audio_error"] + stats["n_request_error"]
+            scored = (stats["n_total"] - stats["n_missing"] - stats["n_invalid_prediction"] - errors
+                      if tr.get("answers_withheld") else stats["n_scored"])
+            entry = {"n_total": stats["n_total"], "scored": scored, "errors": errors,
+                     "skipped": stats["n_total"] - scored - errors,
+                     "error_rate": errors / stats["n_total"] if stats["n_total"] else 0.0}
+            conditions.setdefault(task, {})[cond] = entry
+            where = f"{task} / {cond}"
+            if stats["n_total"] and stats["n_audio_error"] == stats["n_total"]:
+                problems.append((EXIT_NO_AUDIO, f"{where}: no clip could be loaded ({stats['n_total']} audio errors)"))
+            elif scored == 0:
+                problems.append((EXIT_NOTHING_SCORED, f"{where}: no item was scored (of {stats['n_total']})"))
+            elif entry["error_rate"] > max_error_rate:
+                problems.append((EXIT_TOO_MANY_ERRORS, f"{where}: {errors} of {stats['n_total']} items failed "
+                                 f"({100 * entry['error_rate']:.1f}% > --max-error-rate {100 * max_error_rate:g}%)"))
+    code = min((c for c, _ in problems), default=EXIT_OK)
+    return {"exit_code": code, "meaning": EXIT_CODES[code], "problems": [p for _, p in problems], "conditions": conditions}
+
+
+def _write_mmau_submission(path: Path, records, scores) -> None:
+    """MMAU's test answers are withheld: every record, with the extracted prediction under both keys the
+    benchmark's evaluation has read: `model_output` (evaluation.py now) and `model_prediction` (its README,
+    R1-AQA). Items that failed (audio or request errors) keep their record without either key, so the
+    official script skips them; the run's status line counts them."""
+    rows = []
+    for r, s in zip(records, scores):
+        row = dict(r.fields)
+        if s.extracted is not None:  # the model answered (even if with nothing readable)
+            row["model_output"] = row["model_prediction"] = s.extracted
+        rows.append(row)
+    path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
+def _model_provenance(cfg: RunConfig, lm: Any) -> dict[str, Any]:
+    """Who was evaluated: model id and revision, backend, and (for checkpoints our trainers wrote) the training
+    record they carry in `ac_eval_training.json`."""
+    from ac_eval.models import parse_model_args
+
+    args = parse_model_args(cfg.model_args)
+    pretrained = args.get("pretrained") or args.get("model")
+    backend = getattr(lm, "backend", None)
+    info: dict[str, Any] = {
+        "id": pretrained,
+        "revision": args.get("revision"),
+        "lm_eval_model": MODEL_ALIASES.get(cfg.model, cfg.model),
+        "arch": getattr(backend, "arch", None),
+        "training": None,
+    }
+    record = Path(pretrained or "") / "ac_eval_training.json"
+    if pretrained and record.is_file():
+        info["training"] = json.loads(record.read_text())
+    return info
+
+
+def _forget_failures(cache_prefix: str, rank: int) -> None:
+    """lm-eval's CachingLM stores every result of a call, per-item audio failures included. Drop those, so a rerun
+    after the audio is fixed evaluates the item instead of replaying the error. Each process owns one file."""
+    path = Path(f"{cache_prefix}_rank{rank}.db")
+    if path.exists():
+        _drop_failed_entries(path)
+
+
+def _drop_failed_entries(path: Path) -> None:
+    import math
+
+    from sqlitedict import SqliteDict
+
+    from ac_eval.evaluation.scoring import failure_of
+
+    with SqliteDict(str(path), autocommit=False) as db:
+        failed = [
+            k
+            for k, v in db.items()
+            if (isinstance(v, str) and failure_of(v))
+            or (isinstance(v, (tuple, list)) and v and isinstance(v[0], float) and math.isnan(v[0]))
+        ]
+        for k in failed:
+            del db[k]
+        db.commit()
+
+
+def _redact(model_args: str) -> str:
+    from ac_eval.models import format_model_args, parse_model_args
+
+    args = parse_model_args(model_args)
+    return format_model_args({k: "***" if any(s in k.lower() for s in ("key", "token", "secret")) else v
+                              for k, v in args.items()})
+
+
+def _environment() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("lm-eval", "transformers", "torch", "datasets", "soundfile", "soxr"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {"python": platform.python_version(), **versions}

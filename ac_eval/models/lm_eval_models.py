@@ -1,0 +1,297 @@
+"""Our model class for lm-eval: `MULTIMODAL = True`, audio arrives as a lazy reference and is loaded batch by batch.
+
+lm-eval builds every request up front; an audio array per request would be many GB for 10k items, so tasks
+pass `{"path", "row", "column", "condition"}` and this class decodes each batch's audio just before it runs
+(the next batch is decoded in a background thread while the model works). Each finished item goes to lm-eval's
+request cache at once, so a run that dies resumes where it stopped (`--use_cache`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Iterator
+
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+from ac_eval.evaluation.audio import AudioError
+from ac_eval.evaluation.conditions import AudioInput, get_condition
+from ac_eval.evaluation.records import AudioRef
+from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, failure_of
+from ac_eval.models import load_backend
+from ac_eval.models.generation import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
+
+MODEL_NAME = "ac_hf"
+
+
+def check_known_args(fn, given: dict[str, Any], where: str) -> None:
+    """Refuse model_args the backend does not take (a typo must not be silently ignored)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # passed on as they are (e.g. vLLM engine args): the engine checks them
+    known = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL] + [
+        "batch_size", "max_new_tokens"]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown model_args {', '.join(unknown)}; known: {', '.join(sorted(set(known)))}")
+
+
+def _progress(total: int, description: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return progress, progress.add_task(description, total=total)
+
+
+class AudioLMBase(LM):
+    """What ac-eval's lm-eval models share: lazy audio per batch, choice scoring from one prefix, the request
+    cache, data parallel. A subclass names its backend in `make_backend`."""
+
+    MULTIMODAL = True
+    MODEL_LABEL = "?"
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        batch_size: int | str = 8,
+        max_new_tokens: int | str | None = None,
+        **backend_args: Any,
+    ):
+        super().__init__()
+        self.accelerator = None
+        if str(batch_size).strip().lower().startswith("auto"):
+            raise ValueError("batch_size=auto is not supported by ac-eval's audio models: give a number, e.g. --batch_size 8")
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: give a positive number")
+        # The paper's budget (R1-AQA's test_mmau.py): 256 new tokens. A task or --gen_kwargs max_gen_toks may
+        # set it per task; an explicit max_new_tokens here must then agree (see generation_settings).
+        self.max_new_tokens_explicit = max_new_tokens is not None
+        self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else int(max_new_tokens)
+        check_known_args(self.make_backend, backend_args, f"--model {self.MODEL_LABEL}")
+        device = self._setup_data_parallel(device)
+        self.backend = self.make_backend(device=device, **backend_args)
+        self.pretrained = self.backend.pretrained
+        self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
+
+    def generation_settings(self, gen_kwargs: dict) -> GenerationSettings:
+        """A request's settings: the task's gen_kwargs, with this model's budget where they set none."""
+        asked = gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens"))
+        if self.max_new_tokens_explicit and asked is not None and int(asked) != self.max_new_tokens:
+            raise ValueError(
+                f"model_args max_new_tokens={self.max_new_tokens} disagrees with max_gen_toks={asked} from --gen_kwargs "
+                "or the task: give the budget in one place"
+            )
+        return GenerationSettings.from_lm_eval(gen_kwargs, self.max_new_tokens)
+
+    def make_backend(self, **kwargs: Any):
+        raise NotImplementedError
+
+    # ---- data parallel (accelerate launch --num_processes N): lm-eval shards requests by rank ----------------
+    def _setup_data_parallel(self, device: str) -> str:
+        import os
+
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return device
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator(cpu=device == "cpu")
+        self._rank = self.accelerator.process_index
+        self._world_size = self.accelerator.num_processes
+        return device if device == "cpu" else str(self.accelerator.device)  # one GPU per process
+
+    @property
+    def device(self):
+        import torch
+
+        return torch.device(self.accelerator.device) if self.accelerator else torch.device("cpu")
+
+    def all_gather(self, tensor):
+        return self.accelerator.gather(tensor) if self.accelerator else tensor
+
+    def gather_object(self, obj, dst: int = 0):
+        if not self.accelerator:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.world_size if self.rank == dst else None
+        dist.gather_object(obj, out, dst=dst)
+        return out
+
+    def barrier(self) -> None:
+        if self.accelerator:
+            self.accelerator.wait_for_everyone()
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "AudioLMBase":
+        from lm_eval.utils import simple_parse_args_string
+
+        args = simple_parse_args_string(arg_string)
+        # lm-eval's own settings: batch_size and device apply; max_batch_size belongs to its auto batch size.
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k != "max_batch_size"}
+        return cls(**{**extra, **args})
+
+    # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------
+    @property
+    def tokenizer_name(self) -> str:
+        return str(self.pretrained).replace("/", "__")
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return self.backend.chat_template
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        system = next((m["content"] for m in chat_history if m["role"] == "system"), None)
+        user = "\n\n".join(m["content"] for m in chat_history if m["role"] == "user")
+        return self.backend.chat_prompt(user, system)
+
+    def _prompt(self, context: str) -> str:
+        # Without lm-eval's chat templating the context is the bare question: wrap it ourselves.
+        return context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
+
+    # ---- audio, batch by batch ------------------------------------------------------------------------------
+    def _audio(self, payload: dict) -> AudioInput | None | str:
+        """The condition's audio for one request; None = no audio (condition `none`); a str = the item's error."""
+        audio = payload.get("audio") if isinstance(payload, dict) else None
+        if not isinstance(audio, dict) or "path" not in audio:
+            raise ValueError(
+                "this task gives no audio reference; ac-eval tasks set doc_to_audio to a {'path', 'condition'} dict"
+            )
+        condition = audio.get("condition", "original")
+        try:
+            result = get_condition(condition).audio_for(AudioRef.from_dict(audio), self.backend.sample_rate)
+            if result is not None:
+                result.condition = condition
+            return result
+        except AudioError as e:
+            return f"{AUDIO_ERROR_PREFIX} {e}"
+
+    def _batches(self, payloads: list[dict]) -> Iterator[tuple[range, list[AudioInput | None | str]]]:
+        """Yield (index range, decoded audio) per batch, decoding the next batch while the caller works."""
+        spans = [range(i, min(i + self.batch_size, len(payloads))) for i in range(0, len(payloads), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: Future | None = None
+            for k, span in enumerate(spans):
+                if pending is None:
+                    pending = pool.submit(lambda s=span: [self._audio(payloads[i]) for i in s])
+                t0 = time.perf_counter()
+                audios = pending.result()
+                self.timing["audio_wait_seconds"] += time.perf_counter() - t0
+                pending = (
+                    pool.submit(lambda s=spans[k + 1]: [self._audio(payloads[i]) for i in s])
+                    if k + 1 < len(spans)
+                    else None
+                )
+                yield span, audios
+
+    # ---- lm-eval request types ------------------------------------------------------------------------------
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        results: list[str | None] = [None] * len(requests)
+        payloads = [req.args[2] if len(req.args) > 2 else {} for req in requests]
+        progress, bar = _progress(len(requests), "generate")
+        with progress:
+            for span, audios in self._batches(payloads):
+                ok = [i for i, a in zip(span, audios) if not isinstance(a, str)]
+                for i, a in zip(span, audios):
+                    if isinstance(a, str):
+                        results[i] = a
+                # Requests of one batch may carry different gen_kwargs (several tasks): group them.
+                by_settings: dict[str, list[int]] = {}
+                for i in ok:
+                    by_settings.setdefault(json.dumps(requests[i].args[1], sort_keys=True, default=str), []).append(i)
+                for key, idx in by_settings.items():
+                    settings = self.generation_settings(json.loads(key))
+                    t0 = time.perf_counter()
+                    texts = self.backend.generate(
+                        [self._prompt(requests[i].args[0]) for i in idx],
+                        [audios[i - span.start] for i in idx],
+                        settings,
+                    )
+                    self.timing["model_seconds"] += time.perf_counter() - t0
+                    for i, text in zip(idx, texts):
+                        results[i] = text
+                        if not failure_of(text):  # failures are retried on the next run, not cached
+                            self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                progress.advance(bar, len(span))
+        return results  # type: ignore[return-value]
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """lm-eval sends one request per option; all options of an item are scored from one shared prefix."""
+        items: dict[str, list[int]] = {}
+        for i, req in enumerate(requests):
+            key = json.dumps([req.args[0], req.args[2] if len(req.args) > 2 else None], sort_keys=True, default=str)
+            items.setdefault(key, []).append(i)
+        groups = list(items.values())
+        payloads = [requests[g[0]].args[2] if len(requests[g[0]].args) > 2 else {} for g in groups]
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        progress, bar = _progress(len(groups), "score choices")
+        with progress:
+            for span, audios in self._batches(payloads):
+                ok = []
+                for k, a in zip(span, audios):
+                    if isinstance(a, str):  # audio error: no score for any option of this item
+                        for i in groups[k]:
+                            results[i] = (float("nan"), False)
+                    else:
+                        ok.append(k)
+                if ok:
+                    t0 = time.perf_counter()
+                    scores = self.backend.choice_logprobs(
+                        [self._prompt(requests[groups[k][0]].args[0]) for k in ok],
+                        [audios[k - span.start] for k in ok],
+                        [[requests[i].args[1] for i in groups[k]] for k in ok],
+                    )
+                    self.timing["model_seconds"] += time.perf_counter() - t0
+                    for k, item_scores in zip(ok, scores):
+                        for i, score in zip(groups[k], item_scores):
+                            results[i] = score
+                            self.cache_hook.add_partial("loglikelihood", requests[i].args, score)
+                progress.advance(bar, len(span))
+        return results  # type: ignore[return-value]
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("ac-eval's audio LM scores multiple-choice options; rolling log-likelihood is not supported")
+
+
+@register_model(MODEL_NAME, "ac-hf")
+class HFAudioLM(AudioLMBase):
+    """A local checkpoint through transformers (the architecture read from its config)."""
+
+    MODEL_LABEL = "hf"
+
+    def make_backend(self, pretrained: str, device: str = "cpu", arch: str = "auto", dtype: str = "float32",
+                     revision: str | None = None):
+        return load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
+
+
+@register_model("ac_openai")
+class OpenAIAudioLM(AudioLMBase):
+    """Any OpenAI-compatible chat endpoint with audio input (see ac_eval.models.openai_api)."""
+
+    MODEL_LABEL = "openai"
+
+    def make_backend(self, device: str = "cpu", **kwargs: Any):
+        from ac_eval.models.openai_api import OpenAIChatBackend
+
+        check_known_args(OpenAIChatBackend.__init__, kwargs, "--model openai")
+        return OpenAIChatBackend(**kwargs)
+
+
+@register_model("ac_vllm")
+class VLLMAudioLM(AudioLMBase):
+    """vLLM's offline engine (extra `ac-eval[vllm]`, CUDA); parallelism options go straight to vllm.LLM."""
+
+    MODEL_LABEL = "vllm"
+
+    def make_backend(self, pretrained: str, device: str = "cuda", **kwargs: Any):
+        from ac_eval.models.vllm_backend import VLLMBackend
+
+        return VLLMBackend(pretrained, **kwargs)

@@ -1,0 +1,84 @@
+"""Supervised fine-tuning on AudioMCQ-style items: the prompt the harness evaluates with, target <answer>option</answer>."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ac_eval.evaluation.prompts import PROMPTS
+from ac_eval.training.stages import (
+    Logger,
+    StageConfig,
+    batch_order,
+    end_step,
+    finish,
+    latest_checkpoint,
+    load_example_audio,
+    optimizer_and_schedule,
+    restore,
+    setup,
+)
+
+
+def sft_loss(backend, model, examples, audios, max_length: int | None = None) -> tuple[torch.Tensor | None, int]:
+    """(mean token cross-entropy on the targets, rows dropped for exceeding max_length)."""
+    system = PROMPTS["audiomcq"].system
+    prompts = [backend.chat_prompt(e.user_text, system) for e in examples]
+    inputs = backend.training_batch(prompts, audios, [e.target for e in examples])
+    dropped = 0
+    if max_length:
+        keep = inputs["attention_mask"].sum(1) <= max_length
+        dropped = int((~keep).sum())
+        if dropped:  # every tensor of the batch is row-aligned (audio features included)
+            inputs = {k: v[keep] for k, v in inputs.items()}
+            if not keep.any():
+                return None, dropped
+    logits = backend.forward(model, inputs)
+    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), inputs["labels"][:, 1:].flatten(), ignore_index=-100)
+    return loss, dropped
+
+
+def total_steps(cfg: StageConfig, n: int, world: int) -> int:
+    per_step = cfg.per_device_batch * cfg.grad_accum * world
+    return cfg.max_steps or max(1, math.ceil(cfg.epochs * n / per_step))
+
+
+def train_sft(base: str, examples: list, cfg: StageConfig, stage_dir: Path, device: str = "cpu") -> Path:
+    """Run (or resume) one SFT stage; returns the folder of the final model."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    resume = latest_checkpoint(stage_dir)
+    accelerator, backend, model = setup(str(resume) if resume else base, cfg, device)
+    steps = total_steps(cfg, len(examples), accelerator.num_processes)
+    optimizer, schedule = optimizer_and_schedule(model, cfg, steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    start = restore(resume, optimizer, schedule) if resume else 0
+    global_batch = cfg.per_device_batch * accelerator.num_processes
+    order = batch_order(len(examples), global_batch, steps * cfg.grad_accum, cfg.seed)
+    main = accelerator.is_main_process
+    with Logger(stage_dir / "log.jsonl", steps, f"sft {cfg.name}", enabled=main) as logger:
+        if resume and main:
+            logger.progress.console.print(f"resumed {cfg.name} from {resume.name} (step {start} of {steps})")
+        logger.skip(start)
+        for step in range(start, steps):
+            losses, errors, too_long = [], 0, 0
+            for micro in range(cfg.grad_accum):
+                idx = order[step * cfg.grad_accum + micro]
+                mine = idx[accelerator.process_index :: accelerator.num_processes]
+                batch, audios, failed = load_example_audio([examples[i] for i in mine], backend.sample_rate)
+                errors += len(failed)
+                if not batch:
+                    continue
+                loss, dropped = sft_loss(backend, model, batch, audios, cfg.max_length)
+                too_long += dropped
+                if loss is None:
+                    continue
+                accelerator.backward(loss / cfg.grad_accum)
+                losses.append(loss.item())
+            end_step(step, steps, cfg, stage_dir, backend, model, optimizer, schedule, accelerator)
+            metrics = {"loss": sum(losses) / max(1, len(losses)), "lr": schedule.get_last_lr()[0], "audio_errors": errors,
+                       "skipped_too_long": too_long}
+            logger.log(step + 1, metrics)
+    return finish(stage_dir, backend, model, accelerator)

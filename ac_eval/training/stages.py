@@ -1,0 +1,270 @@
+"""What SFT and GRPO share: configs with the paper's defaults, model setup on accelerate, checkpoints that resume,
+jsonl + terminal logging, and loading an example's audio."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ac_eval.evaluation.audio import AudioError
+from ac_eval.evaluation.conditions import AudioInput, OriginalCondition
+
+
+@dataclass
+class StageConfig:
+    """Hyper-parameters shared by both stages. Defaults: the paper's (ms-swift, Qwen2.5-Omni-7B, full fine-tuning)."""
+
+    name: str = "stage"
+    kind: str = "sft"
+    select: dict = field(default_factory=dict)
+    lr: float = 1e-6
+    warmup_ratio: float = 0.05
+    per_device_batch: int = 20
+    grad_accum: int = 1
+    epochs: float = 2.0
+    max_steps: int | None = None  # overrides epochs when set
+    max_length: int = 1024
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    freeze_audio_encoder: bool = False  # the paper trains it
+    lora_r: int = 0  # > 0: LoRA adapters (needs peft) instead of full fine-tuning
+    save_steps: int = 50
+    log_steps: int = 1
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"stage {d.get('name', '?')!r}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**{k: _coerce(cls, k, v, d.get("name", "?")) for k, v in d.items()})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _coerce(cls, name: str, value: Any, stage: str) -> Any:
+    """YAML 1.1 reads `1e-5` as a string: turn values into the setting's declared type, or say which is wrong."""
+    declared = {f.name: f.type for f in fields(cls)}[name]
+    if value is None or not isinstance(value, str):
+        return value
+    for kind, cast in (("bool", lambda v: {"true": True, "false": False}[v.lower()]), ("int", int), ("float", float)):
+        if str(declared).startswith(kind):
+            try:
+                return cast(value)
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"stage {stage!r}: {name}={value!r} is not a {kind}") from e
+    return value
+
+
+@dataclass
+class GRPOStageConfig(StageConfig):
+    kind: str = "grpo"
+    lr: float = 1e-6
+    warmup_ratio: float = 0.01
+    per_device_batch: int = 8  # completions per device, as in ms-swift (prompts = batch / generations)
+    num_generations: int = 8
+    beta: float = 0.001
+    temperature: float = 1.5
+    top_k: int = 4
+    max_completion_length: int = 128
+    max_length: int = 2048
+    max_steps: int | None = 2000
+    epochs: float = 1.0
+
+
+def stage_config(d: dict[str, Any]) -> StageConfig:
+    kind = d.get("kind", "sft")
+    if kind not in ("sft", "grpo"):
+        raise ValueError(f"stage {d.get('name')!r}: kind {kind!r} is neither sft nor grpo")
+    return (GRPOStageConfig if kind == "grpo" else StageConfig).from_dict(d)
+
+
+def setup(base: str, cfg: StageConfig, device: str = "cpu"):
+    """(accelerator, backend, model) for a stage: the policy loaded from `base` as the harness would load it."""
+    from accelerate import Accelerator
+
+    from ac_eval.models import load_backend
+
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if cfg.bf16 else "no")
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    backend = load_backend(base, device=str(accelerator.device))
+    model = backend.model
+    if cfg.freeze_audio_encoder:
+        for name, p in model.named_parameters():
+            if "audio_tower" in name:
+                p.requires_grad_(False)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    if cfg.lora_r:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError as e:
+            raise ImportError("lora_r > 0 needs peft: pip install peft") from e
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
+                                                 lora_dropout=0.0))
+        backend.model = model
+    model.train()
+    return accelerator, backend, model
+
+
+def optimizer_and_schedule(model, cfg: StageConfig, total_steps: int):
+    from transformers import get_cosine_schedule_with_warmup
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = get_cosine_schedule_with_warmup(optimizer, math.ceil(cfg.warmup_ratio * total_steps), total_steps)
+    return optimizer, schedule
+
+
+def load_example_audio(examples, sample_rate: int) -> tuple[list, list[AudioInput], list[str]]:
+    """The examples whose audio loads, their audio, and an error line for each that does not."""
+    kept, audios, errors = [], [], []
+    for e in examples:
+        try:
+            audios.append(OriginalCondition().audio_for(e.record.audio, sample_rate))
+            kept.append(e)
+        except AudioError as err:
+            errors.append(f"{e.record.id}: {err}")
+    return kept, audios, errors
+
+
+# ---- checkpoints --------------------------------------------------------------------------------------------------
+def save_model(backend, model, path: Path, accelerator) -> None:
+    """Weights + whatever the backend loads its inputs from, so `path` loads like the base checkpoint."""
+    path.mkdir(parents=True, exist_ok=True)
+    unwrapped = accelerator.unwrap_model(model)
+    if hasattr(unwrapped, "merge_and_unload"):  # LoRA: save a plain checkpoint the harness can load
+        unwrapped = unwrapped.merge_and_unload()
+    unwrapped.save_pretrained(path)
+    processor = backend.processor
+    if hasattr(processor, "save_pretrained"):
+        processor.save_pretrained(path)
+    else:  # processor parts (Omni without torchvision)
+        processor.tokenizer.save_pretrained(path)
+        processor.feature_extractor.save_pretrained(path)
+    for extra in ("ac_eval_tiny.json",):
+        source = Path(backend.pretrained) / extra
+        if source.is_file():
+            shutil.copy(source, path / extra)
+
+
+def save_checkpoint(stage_dir: Path, step: int, backend, model, optimizer, schedule, accelerator, keep: int = 2) -> Path:
+    path = stage_dir / f"checkpoint-{step}"
+    save_model(backend, model, path, accelerator)
+    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
+               path / "trainer_state.pt")
+    (path / "COMPLETE").write_text(str(step))  # written last: a checkpoint without it was interrupted mid-save
+    for old in sorted(checkpoints(stage_dir), key=_step_of)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def end_step(step: int, steps: int, cfg: StageConfig, stage_dir: Path, backend, model, optimizer, schedule, accelerator) -> None:
+    """Clip, step optimizer and schedule, and save a checkpoint every `save_steps` (main process; all wait)."""
+    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+    if (step + 1) % cfg.save_steps == 0 and step + 1 < steps:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            save_checkpoint(stage_dir, step + 1, backend, model, optimizer, schedule, accelerator)
+        accelerator.wait_for_everyone()
+
+
+def finish(stage_dir: Path, backend, model, accelerator) -> Path:
+    """The stage's final model in <stage>/final, loadable like any checkpoint."""
+    final = stage_dir / "final"
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_model(backend, model, final, accelerator)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def checkpoints(stage_dir: Path) -> list[Path]:
+    return [p for p in stage_dir.glob("checkpoint-*") if (p / "COMPLETE").exists()]
+
+
+def latest_checkpoint(stage_dir: Path) -> Path | None:
+    found = checkpoints(stage_dir)
+    return max(found, key=_step_of) if found else None
+
+
+def _step_of(path: Path) -> int:
+    return int(path.name.split("-")[-1])
+
+
+def restore(checkpoint: Path, optimizer, schedule) -> int:
+    state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"]["torch"])
+    np.random.set_state(state["rng"]["numpy"])
+    random.setstate(state["rng"]["python"])
+    return int(state["step"])
+
+
+# ---- batches and logs ---------------------------------------------------------------------------------------------
+def batch_order(n: int, batch: int, steps: int, seed: int) -> list[list[int]]:
+    """Indices for every optimizer step: epoch after epoch, each a fresh seeded permutation (deterministic, so a
+    resumed run continues with the very batches it would have seen)."""
+    order: list[int] = []
+    epoch = 0
+    while len(order) < steps * batch:
+        order += np.random.default_rng(seed + epoch).permutation(n).tolist()
+        epoch += 1
+    return [order[i * batch : (i + 1) * batch] for i in range(steps)]
+
+
+class Logger:
+    """jsonl file + rich progress bar, on the main process only."""
+
+    def __init__(self, path: Path, total: int, description: str, enabled: bool = True):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.path = path
+        self.enabled = enabled
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not enabled)
+        self.task = self.progress.add_task(description, total=total, info="")
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def log(self, step: int, metrics: dict[str, float], advance: int = 1, show: tuple[str, ...] = ("loss",)) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **metrics}) + "\n")
+        info = " ".join(f"{k} {metrics[k]:.4g}" for k in show if k in metrics)
+        self.progress.update(self.task, advance=advance, info=info)
+
+    def skip(self, steps: int) -> None:
+        self.progress.update(self.task, advance=steps)
