@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from ac_eval.evaluation.conditions import CONDITIONS
+from ac_eval.files import write_json, write_text
 
 EPILOG = """examples:
   ac-eval demo --output runs/demo
@@ -54,6 +54,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-error-rate", "--max_error_rate", dest="max_error_rate", type=float, default=0.05,
                    help="exit non-zero (5) when a condition's share of item errors (audio, request) is above this "
                         "(default: %(default)s); outputs are written either way")
+    p.add_argument("--allow-audio-outside-root", "--allow_audio_outside_root", dest="allow_audio_outside_root",
+                   action="store_true", help="read clips whose paths leave the data root (the metadata's folder); "
+                                             "by default such items are counted audio errors naming the path")
     p.add_argument("--output_path", default="runs/latest")
     p.add_argument("--no_cache", action="store_true", help="do not reuse or write the request cache (no resume)")
     p.add_argument("--seed", type=int, default=1234)
@@ -92,6 +95,7 @@ def _run_config(args):
         seed=args.seed,
         extraction=args.extraction,
         max_error_rate=args.max_error_rate,
+        allow_audio_outside_root=args.allow_audio_outside_root,
     )
 
 
@@ -123,8 +127,7 @@ def cmd_score(args) -> int:
 
     result = score_file(args.benchmark, Path(args.metadata) if args.metadata else None, Path(args.predictions),
                         args.split, args.prompt, args.extraction, args.prediction_key)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    write_json(args.output, result)
     acc, strict = result["accuracy"], result["accuracy_strict"]
     kind = result["scorer"]["kind"]
     print(
@@ -204,7 +207,7 @@ def cmd_labels(args) -> int:
             f"{r['expected_weak_if_all_guess']:.2f}; "
             f"{r['paper_weak_not_weak_under_rotation']} paper-rule weak items are strong under rotation"
         )
-    Path(args.output).with_suffix(".summary.json").write_text(json.dumps(account, indent=2))
+    write_json(Path(args.output).with_suffix(".summary.json"), account)
     return 0
 
 
@@ -235,8 +238,8 @@ def cmd_split_report(args) -> int:
                           args.names.split(",") if args.names else None)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "split_report.json").write_text(json.dumps(report, indent=2))
-    (out / "split_report.md").write_text(to_markdown(report))
+    write_json(out / "split_report.json", report)
+    write_text(out / "split_report.md", to_markdown(report))
     print_tables(report)
     print(f"wrote {out / 'split_report.json'} and split_report.md")
     return 0
@@ -305,13 +308,16 @@ def cmd_models(args) -> int:
 
 def cmd_serve(args) -> int:
     from ac_eval.models import load_backend, parse_model_args
-    from ac_eval.models.serve import make_server
+    from ac_eval.models.serve import make_server, port_is_free
 
     kwargs = parse_model_args(args.model_args)
     if "pretrained" not in kwargs:
         raise SystemExit("ac-eval serve: --model_args pretrained=DIR_OR_HUB_ID is required")
+    if not port_is_free(args.host, args.port):  # say it now, not after the model has loaded
+        raise ValueError(f"port {args.port} on {args.host} is taken (another server?): choose another with --port")
     backend = load_backend(kwargs.pop("pretrained"), **kwargs)
-    server = make_server(backend, args.host, args.port, args.served_model_name)
+    server = make_server(backend, args.host, args.port, args.served_model_name, args.max_body_mb, args.max_queue,
+                         args.request_timeout)
     print(f"serving {backend.pretrained} at http://{args.host}:{server.server_port}/v1 (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
@@ -338,8 +344,9 @@ def cmd_train(args) -> int:
 
 def cmd_report(args) -> int:
     from ac_eval.analysis.report import print_report
+    from ac_eval.evaluation.runner import read_run
 
-    print_report(json.loads((Path(args.run_dir) / "results.json").read_text()))
+    print_report(read_run(args.run_dir))
     return 0
 
 
@@ -522,6 +529,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--served_model_name", help="the model name clients use (default: pretrained)")
+    p.add_argument("--max-body-mb", "--max_body_mb", dest="max_body_mb", type=float, default=32.0,
+                   help="larger request bodies get 413 (default: %(default)s MB, about 6 min of float WAV)")
+    p.add_argument("--max-queue", "--max_queue", dest="max_queue", type=int, default=64,
+                   help="requests that may wait for the model; more get 503 with Retry-After (default: %(default)s)")
+    p.add_argument("--request-timeout", "--request_timeout", dest="request_timeout", type=float, default=300.0,
+                   help="seconds a request may wait for the model before a 503 (default: %(default)s)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("tasks", help="list the tasks the benchmark registry defines, or write their lm-eval YAMLs")
@@ -555,10 +568,15 @@ def main(argv: list[str] | None = None) -> int:
     from ac_eval.evaluation.audio import AudioError
     from ac_eval.evaluation.benchmarks import MetadataError
     from ac_eval.evaluation.predictions import PredictionsError
+    from ac_eval.evaluation.runner import RunFolderError
+    from ac_eval.files import FolderLockedError
+    from ac_eval.models import ModelUnusable
 
     try:
         return args.func(args)
-    except (MetadataError, PredictionsError, AudioError, BoardError, ValueError, KeyError, FileNotFoundError,
-            ImportError, ConnectionError) as e:
-        print(f"ac-eval: error: {e}", file=sys.stderr)
+    except (MetadataError, PredictionsError, AudioError, BoardError, RunFolderError, FolderLockedError, ModelUnusable,
+            ValueError,
+            KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, ImportError, ConnectionError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"ac-eval: error: {message}", file=sys.stderr)
         return 2

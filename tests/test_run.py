@@ -311,8 +311,8 @@ def test_exit_codes_no_audio_at_all_and_nothing_scored(bench_root, tmp_path, cap
     (root / "mmau").mkdir(parents=True)
     shutil.copy(bench_root / "mmau" / "mmau-test-mini.json", root / "mmau")
     start = time.perf_counter()
-    # pretrained does not exist: exit 4 (not 2) proves the audio was checked before any model was loaded
-    assert main(["--model_args", "pretrained=/nonexistent", "--tasks", "mmau", "--data_dir", str(root), "--limit", "5",
+    # a hub id that cannot be downloaded here: exit 4 (not 2) proves the audio was checked before any model was loaded
+    assert main(["--model_args", "pretrained=nobody/no-such-model", "--tasks", "mmau", "--data_dir", str(root), "--limit", "5",
                  "--output_path", str(tmp_path / "o")]) == 4
     assert time.perf_counter() - start < 20
     assert "none of the 5 audio files exists" in capsys.readouterr().err
@@ -322,7 +322,7 @@ def test_exit_codes_no_audio_at_all_and_nothing_scored(bench_root, tmp_path, cap
     bare = tmp_path / "bare"
     (bare / "mmau").mkdir(parents=True)
     (bare / "mmau" / "mmau-test-mini.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "audio_id"} for r in rows]))
-    assert main(["--model_args", "pretrained=/nonexistent", "--tasks", "mmau", "--conditions", "silent",
+    assert main(["--model_args", "pretrained=nobody/no-such-model", "--tasks", "mmau", "--conditions", "silent",
                  "--data_dir", str(bare), "--output_path", str(tmp_path / "o")]) == 2
     assert "no usable mmau records, 5 skipped (first: record 0: malformed: missing field 'audio_id')" in capsys.readouterr().err
 

@@ -12,7 +12,6 @@ missing votes is `undetermined` (counted and listed), and every label carries it
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import jsonlines
 from ac_eval.analysis.stats import weak_by_chance
 from ac_eval.evaluation.conditions import rotation_source
 from ac_eval.evaluation.scoring import ANSWER_STATUSES
+from ac_eval.files import write_jsonl
 
 LABELS = ("weak", "strong", "undetermined")
 
@@ -48,9 +48,10 @@ class ItemLabel:
 
 
 def _model_name(run_dir: Path) -> str:
+    from ac_eval.evaluation.runner import read_run
     from ac_eval.models import parse_model_args
 
-    config = json.loads((run_dir / "results.json").read_text())["config"]
+    config = read_run(run_dir)["config"]
     args = parse_model_args(config["model_args"])
     return args.get("pretrained") or args.get("model") or run_dir.name
 
@@ -94,6 +95,10 @@ def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condi
         samples = run_dir / "samples.jsonl"
         if not samples.is_file():
             raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
+        if (run_dir / "results.json").is_file():
+            from ac_eval.evaluation.runner import read_run
+
+            read_run(run_dir)  # refuses a folder whose files are not from one finished run
         for row in jsonlines.open(samples):
             if row["condition"] == condition:
                 item = items[(row["benchmark"], row["id"])]
@@ -199,9 +204,7 @@ def chance_account(labels: list[ItemLabel], k: int = 2, rotation_need: str = "al
 
 def write_labels(labels: list[ItemLabel], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with jsonlines.open(path, "w") as writer:
-        for label in labels:
-            writer.write(label.to_dict())
+    write_jsonl(path, (label.to_dict() for label in labels))
 
 
 def read_labels(path: Path, field_name: str = "label") -> dict[str, str]:

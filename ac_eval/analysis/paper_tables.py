@@ -22,7 +22,10 @@ def split_report(labels_path: Path, run_dirs: list[Path], names: list[str] | Non
     names = list(names) if names else [_model_name(Path(d)) for d in run_dirs]
     # (benchmark) -> model -> list of (correct, subsets, n_choices) on the silent items the scorer counted
     silent: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    from ac_eval.evaluation.runner import read_run
+
     for run_dir, model in zip(run_dirs, names):
+        read_run(run_dir)  # refuses a folder whose files are not from one finished run
         for row in jsonlines.open(Path(run_dir) / "samples.jsonl"):
             if row["condition"] == condition and row["correct"] is not None:
                 silent[row["benchmark"]][model].append((row["correct"], row["subsets"], row["n_choices"]))

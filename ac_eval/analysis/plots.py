@@ -42,6 +42,8 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{task}.png", out_dir / f"{task}.svg"]
     for p in paths:
-        fig.savefig(p, dpi=120)
+        tmp = p.with_name(f".{p.name}.tmp{p.suffix}")  # whole or not at all: rendered aside, then renamed
+        fig.savefig(tmp, dpi=120)
+        tmp.replace(p)
     plt.close(fig)
     return paths

@@ -182,6 +182,7 @@ def counts_line(task_report: dict[str, Any]) -> str:
             f"{c}: strict {_pct(s['accuracy_strict'])}%, scored {s['n_scored']}/{s['n_total']}, "
             f"unparseable {s['n_unparseable']}, empty {s['n_empty']}, audio errors {s['n_audio_error']}, "
             + (f"request errors {s['n_request_error']}, " if s.get("n_request_error") else "")
+            + (f"item errors {s['n_item_error']}, " if s.get("n_item_error") else "")
             + (f"invalid predictions {s['n_invalid_prediction']}, " if s.get("n_invalid_prediction") else "")
             + f"ambiguous hits {s['n_ambiguous_hits']}"
         )
@@ -198,6 +199,8 @@ def scorer_line(task_report: dict[str, Any]) -> str:
 
 def to_markdown(report: dict[str, Any]) -> str:
     lines = ["# Audio-contribution report", ""]
+    if report.get("run_id"):
+        lines += [f"run {report['run_id']}, {report.get('date', '')}", ""]
     for task, tr in report["tasks"].items():
         header, rows = table_rows(tr)
         lines += [f"## {task}", "", f"{accuracy_label(tr).capitalize()}. Δ = with audio − without, paired: over the "

@@ -3,7 +3,6 @@ and write task YAMLs for the subset so `ac-eval --tasks mmau_test_mini_strong --
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks.base import read_json_records, resolve_audio_path
 from ac_eval.evaluation.tasks import TaskSpec, task_yaml
+from ac_eval.files import write_json, write_jsonl, write_text
 from ac_eval.paths import TASK_TEMPLATE as TEMPLATE
 
 
@@ -63,7 +63,9 @@ def filter_file(
         "per_source": {s: {"kept": by_source[s], "total": totals[s]} for s in sorted(totals)},
     }
     if get_benchmark(benchmark).evaluated:
-        summary["tasks"] = write_subset_tasks(benchmark, split, keep, output, tasks_dir or output.parent)
+        # the subset's clips stay where the input's are: its tasks may read them there
+        summary["tasks"] = write_subset_tasks(benchmark, split, keep, output, tasks_dir or output.parent,
+                                              audio_root=metadata.parent.resolve())
     return summary
 
 
@@ -78,9 +80,9 @@ def _json_writer(benchmark: str, metadata: Path, output: Path, rows_all: list[di
                 if isinstance(row.get(key), str):
                     row[key] = str(Path(resolve_audio_path(row[key], metadata.parent)).resolve())
         if output.suffix == ".jsonl":
-            output.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            write_jsonl(output, rows)
         else:
-            output.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+            write_json(output, rows)
 
     return write
 
@@ -100,20 +102,23 @@ def _parquet_rows(metadata: Path, output: Path):
     return rows, write
 
 
-def write_subset_tasks(benchmark: str, split: str, keep: str, output: Path, tasks_dir: Path) -> list[str]:
+def write_subset_tasks(benchmark: str, split: str, keep: str, output: Path, tasks_dir: Path,
+                       audio_root: Path | None = None) -> list[str]:
     """`<base>_<keep>` (original audio) and `<base>_<keep>_silent`, reading the subset file."""
     base = f"{get_benchmark(benchmark).task_name(split)}_{keep}"
-    return write_task_yamls(base, benchmark, split, output, tasks_dir, f"{keep}-audio-contribution subset written by `ac-eval filter`")
+    return write_task_yamls(base, benchmark, split, output, tasks_dir,
+                            f"{keep}-audio-contribution subset written by `ac-eval filter`", audio_root=audio_root)
 
 
 def write_task_yamls(base: str, benchmark: str, split: str, metadata_file: Path, tasks_dir: Path, comment: str,
-                     conditions: tuple[str, ...] = ("original", "silent")) -> list[str]:
+                     conditions: tuple[str, ...] = ("original", "silent"), audio_root: Path | None = None) -> list[str]:
     """Task YAMLs for a metadata file in a benchmark's format: the base task and one per extra condition."""
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    spec = TaskSpec(base, benchmark, split, metadata_file=str(Path(metadata_file).resolve()))
+    spec = TaskSpec(base, benchmark, split, metadata_file=str(Path(metadata_file).resolve()),
+                    audio_root=str(audio_root) if audio_root else None)
     names = []
     for condition in conditions:
         task = spec.under(condition)
-        (tasks_dir / f"{task.name}.yaml").write_text(task_yaml(task, include=str(TEMPLATE), comment=comment))
+        write_text(tasks_dir / f"{task.name}.yaml", task_yaml(task, include=str(TEMPLATE), comment=comment))
         names.append(task.name)
     return names

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from ac_eval.files import copy_file, write_text
 from ac_eval.paths import LEADERBOARD_DIR
 
 SCHEMA = LEADERBOARD_DIR / "schema.json"
@@ -32,7 +32,9 @@ def _acc(stats: dict | None) -> dict[str, float | None]:
 
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
     """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
-    results = json.loads((Path(run_dir) / "results.json").read_text())
+    from ac_eval.evaluation.runner import read_run
+
+    results = read_run(run_dir)  # refuses a folder whose files are not from one finished run
     model = results.get("model") or {}
     config = results["config"]
     entries = []
@@ -192,16 +194,24 @@ def write_board(board: dict, output: Path) -> Path:
     validate_board(board)
     output.mkdir(parents=True, exist_ok=True)
     text = json.dumps(board, indent=2, ensure_ascii=False)
-    (output / "leaderboard.json").write_text(text)
+    write_text(output / "leaderboard.json", text)
     # A <script src> works from file:// where fetch() does not; "<" escaped so no data can end a script block.
-    (output / "leaderboard-data.js").write_text("window.LEADERBOARD = " + text.replace("<", "\\u003c") + ";\n")
+    write_text(output / "leaderboard-data.js", "window.LEADERBOARD = " + text.replace("<", "\\u003c") + ";\n")
     for name in ("index.html", "app.js", "style.css"):
-        shutil.copy(PAGE / name, output / name)
+        copy_file(PAGE / name, output / name)
     return output / "index.html"
 
 
 def load_board(path: Path) -> dict:
-    board = json.loads(Path(path).read_text())
+    path = Path(path)
+    if not path.is_file():
+        raise BoardError(f"{path}: no such file (a board folder holds leaderboard.json)")
+    try:
+        board = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BoardError(f"{path}: not a JSON leaderboard ({getattr(e, 'msg', e)})") from e
+    if not isinstance(board, dict):
+        raise BoardError(f"{path}: a leaderboard is a JSON object, not a {type(board).__name__}")
     validate_board(board)
     return board
 

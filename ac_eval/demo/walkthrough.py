@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ac_eval.files import write_json
 from ac_eval.paths import TRAINERS_DIR
 
 VOTER_SEEDS = (0, 1, 2)
@@ -158,7 +159,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
                   "labels": str(output / "labels.jsonl"), "grpo_model": str(tuned), "leaderboard": str(board_dir / "leaderboard.json"),
                   "page": str(page)},
     }
-    (output / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(output / "demo_summary.json", summary)
     _print_summary(console, summary)
     return summary
 

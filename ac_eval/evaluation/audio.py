@@ -8,6 +8,9 @@ from __future__ import annotations
 import functools
 import io
 import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 import soundfile as sf
@@ -20,11 +23,20 @@ class AudioError(Exception):
     """The audio of one item cannot be used (missing, corrupt, empty)."""
 
 
+# A read that takes longer than this (a stalled network mount, say) becomes the item's audio error.
+READ_TIMEOUT_S = float(os.environ.get("AC_EVAL_AUDIO_TIMEOUT", "60"))
+_readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ac-eval-audio")
+
+
 def load_audio(ref: AudioRef, sample_rate: int) -> np.ndarray:
     """Return the clip as float32 mono at `sample_rate`. Raises AudioError naming the file on any problem."""
     source = _open_source(ref)
+    future = _readers.submit(sf.read, source, dtype="float32", always_2d=True)
     try:
-        data, sr = sf.read(source, dtype="float32", always_2d=True)
+        data, sr = future.result(timeout=READ_TIMEOUT_S)
+    except FutureTimeout as e:
+        raise AudioError(f"reading audio {ref.describe()} took more than {READ_TIMEOUT_S:g} s "
+                         "(AC_EVAL_AUDIO_TIMEOUT sets the limit)") from e
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
         raise AudioError(f"cannot decode audio {ref.describe()}: {e}") from e
     if data.shape[0] == 0:
@@ -50,9 +62,14 @@ def audio_num_samples(ref: AudioRef, sample_rate: int) -> int:
 
 
 def _open_source(ref: AudioRef):
+    if ref.outside_root:
+        raise AudioError(f"audio path {ref.path} is outside the data root {ref.outside_root}: refused "
+                         "(--allow-audio-outside-root reads it)")
     if ref.row is None:
         if not os.path.exists(ref.path):
             raise AudioError(f"audio file not found: {ref.path}")
+        if not stat.S_ISREG(os.stat(ref.path).st_mode):  # a FIFO or device would block the read forever
+            raise AudioError(f"audio path {ref.path} is not a regular file")
         return ref.path
     return io.BytesIO(_parquet_audio_bytes(ref))
 

@@ -71,6 +71,17 @@ def record_from_doc(doc: dict[str, Any]) -> Record:
     )
 
 
+def confine_audio(records: list[Record], root: str | Path, allow: bool = False) -> list[Record]:
+    """Audio paths must stay inside the data root (the metadata's folder, or the root a subset task names): a path
+    that leaves it (`../../x.wav`, an absolute path elsewhere) is marked, and reading it becomes that item's
+    counted audio error naming the path, unless `allow`."""
+    if allow:
+        return records
+    from dataclasses import replace
+
+    return [r if r.audio.confined_to(root) is r.audio else replace(r, audio=r.audio.confined_to(root)) for r in records]
+
+
 def select_records(records: list[Record], limit: float | None) -> list[Record]:
     """The first N records, or a fraction of them when 0 < limit < 1."""
     if limit is None:
@@ -89,6 +100,8 @@ def load_docs(
     limit_items: float | None = None,
     extraction: str = "r1-aqa",
     mode: str = "generate",
+    audio_root: str | None = None,
+    allow_audio_outside_root: bool = False,
     **lm_eval_metadata: Any,
 ):
     """lm-eval `custom_dataset`: {"test": Dataset of docs} for one benchmark split under one condition.
@@ -96,13 +109,15 @@ def load_docs(
     `limit_items` keeps the first N records (a fraction if < 1) *before* a condition expands or pairs them, so
     every condition sees the same items (lm-eval's own --limit counts docs, and silent-rotated has k per item).
     `lm_eval_metadata`: the rest of what lm-eval passes (the task's metadata version, model_args, ...), not ours.
-    `mode` is carried into each doc (and from there into each request) so the logs say how each item was asked."""
+    `mode` is carried into each doc (and from there into each request) so the logs say how each item was asked.
+    Audio outside `audio_root` (default: the metadata's folder) is refused unless `allow_audio_outside_root`."""
     import datasets
 
     cond = get_condition(condition)
     path = resolve_metadata(benchmark, split, data_dir, metadata_files, metadata_file)
     loaded = load_cached(benchmark, str(path), split)
-    records = select_records(loaded.records, limit_items)
+    records = confine_audio(select_records(loaded.records, limit_items), audio_root or path.parent,
+                            allow_audio_outside_root)
     if hasattr(cond, "expand"):  # e.g. silent-rotated: each item once per rotation of its options
         records = cond.expand(records)
     Scorer(benchmark, get_prompt(prompt, benchmark).rule, extraction)  # an unknown extraction fails here, early
@@ -140,6 +155,14 @@ def doc_to_choice(doc: dict) -> list[str]:
     return list(doc["continuations"])
 
 
+# Choice mode can only hand lm-eval numbers: why an item failed travels here, from the model to process_results.
+CHOICE_FAILURES: dict[tuple, str] = {}
+
+
+def failure_key(doc: dict) -> tuple:
+    return (doc["benchmark"], doc["id"], doc["condition"], doc.get("mode", "generate"))
+
+
 def raw_prediction(doc: dict, results: list) -> str | None:
     """The model's raw output for a doc: generated text, or in choice mode (the task's parameter, carried in the doc)
     the best option's text."""
@@ -147,10 +170,10 @@ def raw_prediction(doc: dict, results: list) -> str | None:
         return None
     if doc.get("mode", "generate") == "generate":
         return results[0]
-    # choice mode: results are (loglikelihood, is_greedy) per option; NaN marks an audio error
+    # choice mode: results are (loglikelihood, is_greedy) per option; NaN marks a failed item (reason left by the model)
     scores = [r[0] for r in results]
     if any(s != s for s in scores):
-        return f"{AUDIO_ERROR_PREFIX} audio could not be loaded for this item"
+        return CHOICE_FAILURES.pop(failure_key(doc), f"{AUDIO_ERROR_PREFIX} audio could not be loaded for this item")
     best = max(range(len(scores)), key=scores.__getitem__)
     return doc["continuations"][best]
 

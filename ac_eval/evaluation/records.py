@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 
@@ -16,13 +18,22 @@ class AudioRef:
     path: str
     row: int | None = None
     column: str = "audio"
+    outside_root: str | None = None  # the data root this path leaves (refused when read), None when inside
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "row": self.row, "column": self.column}
+        return {"path": self.path, "row": self.row, "column": self.column, "outside_root": self.outside_root}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AudioRef":
-        return cls(path=d["path"], row=d.get("row"), column=d.get("column") or "audio")
+        return cls(path=d["path"], row=d.get("row"), column=d.get("column") or "audio",
+                   outside_root=d.get("outside_root"))
+
+    def confined_to(self, root: str | Path) -> "AudioRef":
+        """This reference, marked when its path leaves `root` (`..` or an absolute path elsewhere)."""
+        if self.row is not None or not self.path:
+            return self
+        inside = os.path.abspath(self.path).startswith(os.path.join(os.path.abspath(root), ""))
+        return self if inside else replace(self, outside_root=str(root))
 
     def describe(self) -> str:
         return self.path if self.row is None else f"{self.path} (row {self.row}, column {self.column!r})"

@@ -51,6 +51,7 @@ class RunConfig:
     use_cache: bool = True
     seed: int = 1234
     extraction: str = "r1-aqa"  # r1-aqa (the paper's protocol, official), none (official, output as given), lenient
+    allow_audio_outside_root: bool = False  # read clips whose paths leave the data root
     max_error_rate: float = 0.05  # share of item errors in a condition above which the run exits non-zero
 
 
@@ -69,6 +70,13 @@ def check_settings(cfg: RunConfig) -> None:
 
     if cfg.extraction not in EXTRACTIONS:
         raise ValueError(f"--extraction {cfg.extraction!r}: use one of {', '.join(EXTRACTIONS)}")
+    if cfg.limit is not None and not cfg.limit > 0:
+        raise ValueError(f"--limit {cfg.limit}: give a number of items (>= 1) or a fraction between 0 and 1")
+    if cfg.batch_size < 1:
+        raise ValueError(f"--batch_size {cfg.batch_size}: give a positive number")
+    out = Path(cfg.output_path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output_path {out} is a file: give a folder (it is created if missing)")
     if not 0 <= cfg.max_error_rate <= 1:
         raise ValueError(f"--max-error-rate {cfg.max_error_rate}: give a share between 0 and 1, e.g. 0.05")
     gen = simple_parse_args_string(cfg.gen_kwargs or "")
@@ -78,6 +86,33 @@ def check_settings(cfg: RunConfig) -> None:
     if "max_new_tokens" in model_args and asked is not None and int(asked) != int(model_args["max_new_tokens"]):
         raise ValueError(f"model_args max_new_tokens={model_args['max_new_tokens']} and --gen_kwargs "
                          f"max_gen_toks={asked} disagree: give the budget in one place")
+    _check_model(cfg)
+
+
+def _check_model(cfg: RunConfig) -> None:
+    """What can be known about the model before loading it: its arguments parse, a local checkpoint exists, the
+    device it asks for is there."""
+    from ac_eval.models import parse_model_args
+    from ac_eval.models.catalogue import resolve
+
+    model, model_args, _ = resolve(cfg.model, cfg.model_args)
+    args = parse_model_args(model_args)
+    if MODEL_ALIASES.get(model, model) in ("ac_hf", "ac_vllm"):
+        pretrained = args.get("pretrained")
+        if not pretrained:
+            raise ValueError(f"--model {cfg.model} needs model_args pretrained=DIR_OR_HUB_ID (got {cfg.model_args!r})")
+        path = Path(pretrained).expanduser()
+        if path.exists() and not (path / "config.json").is_file():
+            raise ValueError(f"{pretrained}: not a checkpoint folder (no config.json in it)")
+        if not path.exists() and (pretrained.startswith(("/", ".", "~")) or pretrained.count("/") > 1):
+            raise ValueError(f"checkpoint folder not found: {pretrained} (give a local folder or a hub id like Org/Name)")
+    device = str(args.get("device", ""))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device} but this machine has no CUDA GPU (torch {torch.__version__}): "
+                             "use --device cpu")
 
 
 class NoAudioError(RuntimeError):
@@ -96,12 +131,19 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
         path = lm_tasks.resolve_metadata(task.benchmark, task.split, cfg.data_dir, cfg.metadata_files,
                                          task.metadata_file)
         loaded = lm_tasks.load_cached(task.benchmark, str(path), task.split)
+        if not loaded.records and not loaded.skipped:
+            raise MetadataError(f"{path}: holds no records (an empty list)")
         if not loaded.records:
-            first = f" (first: record {loaded.skipped[0]['index']}: {loaded.skipped[0]['reason']})" if loaded.skipped else ""
-            raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped{first}")
+            first = f"record {loaded.skipped[0]['index']}: {loaded.skipped[0]['reason']}"
+            raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped (first: {first})")
         if not any(get_condition(s.condition).reads_clip for s in plan if s.base == base):
             continue
-        records = lm_tasks.select_records(loaded.records, cfg.limit)
+        records = lm_tasks.confine_audio(lm_tasks.select_records(loaded.records, cfg.limit),
+                                         task.audio_root or path.parent, cfg.allow_audio_outside_root)
+        outside = [r.audio.path for r in records if r.audio.outside_root]
+        if outside:
+            warnings.append(f"{base}: {len(outside)} audio paths leave the data root {task.audio_root or path.parent} "
+                            f"(e.g. {outside[0]}): refused, counted as audio errors (--allow-audio-outside-root reads them)")
         missing = [r.audio.describe() for r in records if not _clip_exists(r.audio)]
         if records and len(missing) == len(records):
             raise NoAudioError(
@@ -115,18 +157,30 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
 
 
 def _clip_exists(ref) -> bool:
-    return bool(ref.path) and Path(ref.path).is_file()
+    return bool(ref.path) and not ref.outside_root and Path(ref.path).is_file()
 
 
 def run(cfg: RunConfig, console=None) -> dict[str, Any]:
+    """Evaluate, then write every output. The output folder is locked for the run (a second run there refuses);
+    every file is written whole under a temporary name and renamed, results.json last, all stamped with one run id."""
+    import os
+
     from rich.console import Console
+
+    from ac_eval.files import FolderLock
 
     console = console or Console()
     check_settings(cfg)
     plan = plan_tasks(cfg.tasks, cfg.conditions, cfg.mode, cfg.include_paths)
     for line in preflight_audio(cfg, plan):
         console.print(f"warning: {line}", style="yellow")
+    if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 holds the lock and writes the outputs
+        return _run(cfg, plan, console)
+    with FolderLock(cfg.output_path):
+        return _run(cfg, plan, console)
 
+
+def _run(cfg: RunConfig, plan: list[TaskSpec], console) -> dict[str, Any]:
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
@@ -142,6 +196,7 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
         "prompt": cfg.prompt,
         "extraction": cfg.extraction,
         "limit_items": cfg.limit,  # applied to items, not docs: see lm_eval_tasks.load_docs
+        "allow_audio_outside_root": cfg.allow_audio_outside_root,
     }
     # The system prompt is a run-level setting in lm-eval: run once per distinct system prompt.
     by_system: dict[str | None, list[TaskSpec]] = defaultdict(list)
@@ -224,44 +279,48 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
     (each item was scored once, in lm_eval_tasks.process_results)."""
     from ac_eval.evaluation import lm_eval_tasks as lm_tasks
     from ac_eval.evaluation.scoring import ItemScore
+    from ac_eval.files import write_jsonl, write_text
 
+    run_id = new_run_id()
     by_base: dict[str, dict[str, tuple[list, list]]] = defaultdict(dict)
     scorers: dict[str, Any] = {}
-    with jsonlines.open(out / "samples.jsonl", "w") as writer:
-        for spec in plan:
-            records, scores = [], []
-            for s in sorted(samples.get(spec.name, []), key=lambda s: s["doc_id"]):
-                condition, mode = request_parameters(s, spec)
-                record = lm_tasks.record_from_doc(s["doc"])
-                scorers.setdefault(spec.base, lm_tasks.doc_scorer(s["doc"]))
-                verdict = dict(s["item_score"])
-                raw = verdict.pop("prediction")
-                score = ItemScore(**verdict)
-                records.append(record)
-                scores.append(score)
-                writer.write(
-                    {
-                        "id": record.id,
-                        "task": spec.name,
-                        "base_task": spec.base,
-                        "benchmark": record.benchmark,
-                        "condition": condition,
-                        "mode": mode,
-                        "prediction": raw,
-                        "correct": score.correct,
-                        "correct_strict": score.correct_strict,
-                        "status": score.status,
-                        "extracted": score.extracted,
-                        "chosen": score.chosen,
-                        "answer": record.answer,
-                        "n_choices": len(record.choices),
-                        "subsets": record.subsets,
-                        "error": score.error,
-                    }
-                )
-            by_base[spec.base][spec.condition] = (records, scores)
-            if not get_benchmark(spec.benchmark).answers_public(spec.split):  # answers withheld (MMAU test)
-                _write_mmau_submission(out / f"submission_{spec.name}.json", records, scores)
+    rows: list[dict] = []
+    for spec in plan:
+        records, scores = [], []
+        for s in sorted(samples.get(spec.name, []), key=lambda s: s["doc_id"]):
+            condition, mode = request_parameters(s, spec)
+            record = lm_tasks.record_from_doc(s["doc"])
+            scorers.setdefault(spec.base, lm_tasks.doc_scorer(s["doc"]))
+            verdict = dict(s["item_score"])
+            raw = verdict.pop("prediction")
+            score = ItemScore(**verdict)
+            records.append(record)
+            scores.append(score)
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "id": record.id,
+                    "task": spec.name,
+                    "base_task": spec.base,
+                    "benchmark": record.benchmark,
+                    "condition": condition,
+                    "mode": mode,
+                    "prediction": raw,
+                    "correct": score.correct,
+                    "correct_strict": score.correct_strict,
+                    "status": score.status,
+                    "extracted": score.extracted,
+                    "chosen": score.chosen,
+                    "answer": record.answer,
+                    "n_choices": len(record.choices),
+                    "subsets": record.subsets,
+                    "error": score.error,
+                }
+            )
+        by_base[spec.base][spec.condition] = (records, scores)
+        if not get_benchmark(spec.benchmark).answers_public(spec.split):  # answers withheld (MMAU test)
+            _write_mmau_submission(out / f"submission_{spec.name}.json", records, scores)
+    write_jsonl(out / "samples.jsonl", rows)
 
     tasks_report = {}
     for base, by_condition in by_base.items():
@@ -287,6 +346,7 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
             official=scorer.official if scorer else True,
         )
     report = {
+        "run_id": run_id,
         "ac_eval_version": ac_eval.__version__,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {**asdict(cfg), "model_args": _redact(cfg.model_args), "task_names": [s.name for s in plan]},
@@ -307,9 +367,48 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
     from ac_eval.analysis.plots import plot_task
 
     report["plots"] = {t: [str(p) for p in plot_task(t, tr, out / "plots")] for t, tr in tasks_report.items()}
-    (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.md").write_text(to_markdown(report))
+    write_text(out / "report.md", to_markdown(report))
+    write_text(out / "results.json", json.dumps(report, indent=2, default=str))  # last: it commits the run
     return report
+
+
+def new_run_id() -> str:
+    import uuid
+
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+class RunFolderError(RuntimeError):
+    """A run folder whose files do not belong to one run (an interrupted write, or files mixed by hand)."""
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """results.json of a finished run, after checking that samples.jsonl and report.md come from the same run:
+    nothing downstream (labels, reports, the board) may publish numbers from a folder whose files disagree."""
+    run_dir = Path(run_dir)
+    results_file = run_dir / "results.json"
+    if not results_file.is_file():
+        raise RunFolderError(f"{run_dir}: no results.json (is this an ac-eval run folder, and did the run finish?)")
+    try:
+        results = json.loads(results_file.read_text())
+    except json.JSONDecodeError as e:
+        raise RunFolderError(f"{results_file}: not valid JSON ({e.msg}); rerun the same command to rewrite it") from e
+    run_id = results.get("run_id")
+    if run_id is None:
+        return results  # written before run ids existed
+    samples = run_dir / "samples.jsonl"
+    ids = {row.get("run_id") for row in jsonlines.open(samples)} if samples.is_file() else {"(missing)"}
+    report = run_dir / "report.md"
+    problems = []
+    if ids != {run_id}:
+        problems.append(f"samples.jsonl is from run {', '.join(sorted(map(str, ids)))}")
+    if not report.is_file() or f"run {run_id}" not in report.read_text():
+        problems.append("report.md is from another run" if report.is_file() else "report.md is missing")
+    if problems:
+        raise RunFolderError(f"{run_dir}: results.json is from run {run_id} but {'; '.join(problems)}: the folder "
+                             "was not written by one finished run; rerun the same command (finished items come from "
+                             "the cache) before using it")
+    return results
 
 
 EXIT_OK = 0
@@ -332,7 +431,7 @@ def run_status(tasks_report: dict[str, Any], max_error_rate: float) -> dict[str,
     problems: list[tuple[int, str]] = []
     for task, tr in tasks_report.items():
         for cond, stats in tr["conditions"].items():
-            errors = stats["n_audio_error"] + stats["n_request_error"]
+            errors = stats["n_audio_error"] + stats["n_request_error"] + stats["n_item_error"]
             scored = (stats["n_total"] - stats["n_missing"] - stats["n_invalid_prediction"] - errors
                       if tr.get("answers_withheld") else stats["n_scored"])
             entry = {"n_total": stats["n_total"], "scored": scored, "errors": errors,
@@ -362,7 +461,9 @@ def _write_mmau_submission(path: Path, records, scores) -> None:
         if s.extracted is not None:  # the model answered (even if with nothing readable)
             row["model_output"] = row["model_prediction"] = s.extracted
         rows.append(row)
-    path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    from ac_eval.files import write_json
+
+    write_json(path, rows)
 
 
 def _model_provenance(cfg: RunConfig, lm: Any) -> dict[str, Any]:

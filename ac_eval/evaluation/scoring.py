@@ -36,7 +36,9 @@ EXTRACTIONS = ("r1-aqa", "none", "lenient")
 # never cached: a rerun tries again).
 AUDIO_ERROR_PREFIX = "<ac-eval:audio-error>"
 REQUEST_ERROR_PREFIX = "<ac-eval:request-error>"
-FAILURE_PREFIXES = {AUDIO_ERROR_PREFIX: "audio_error", REQUEST_ERROR_PREFIX: "request_error"}
+ITEM_ERROR_PREFIX = "<ac-eval:item-error>"
+FAILURE_PREFIXES = {AUDIO_ERROR_PREFIX: "audio_error", REQUEST_ERROR_PREFIX: "request_error",
+                    ITEM_ERROR_PREFIX: "item_error"}
 
 class _JsonNull:
     """A prediction that is JSON null (as opposed to no prediction at all)."""
@@ -56,6 +58,7 @@ STATUSES = {
     "invalid_prediction": "the prediction is not a string (e.g. JSON null)",
     "audio_error": "the item's audio could not be loaded",
     "request_error": "the model server failed for this item",
+    "item_error": "the model could not run this item (e.g. a prompt longer than its context), named in the log",
 }
 # Statuses that are the model's own answer: they count as a vote when labelling (the rest are failures).
 ANSWER_STATUSES = ("ok", "unparseable", "empty")

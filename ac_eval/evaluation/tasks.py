@@ -46,6 +46,7 @@ class TaskSpec:
     condition: str = "original"
     mode: str = "generate"
     metadata_file: str | None = None  # the task's own metadata (subsets written by `ac-eval filter`)
+    audio_root: str | None = None  # where its clips may be (default: the metadata's folder)
     yaml: str | None = None  # a declared task's YAML: its own fields override the template's
 
     @property
@@ -93,7 +94,7 @@ def declared_specs(include_paths: list[str | Path] = ()) -> dict[str, TaskSpec]:
                                 f"<base task>{task_suffix(condition)} after a task with the original audio")
         benchmark = get_benchmark(meta["benchmark"])
         specs[name] = TaskSpec(base, benchmark.name, meta.get("split", benchmark.default_split), condition,
-                               metadata_file=meta.get("metadata_file"), yaml=str(path))
+                               metadata_file=meta.get("metadata_file"), audio_root=meta.get("audio_root"), yaml=str(path))
     return specs
 
 
@@ -162,7 +163,7 @@ def lm_eval_config(spec: TaskSpec, run: dict[str, Any]) -> dict[str, Any]:
             own.pop(key, None)
         cfg.update(own)
     cfg["metadata"] = {"version": 1.0, "benchmark": spec.benchmark, "split": spec.split, "condition": spec.condition,
-                       "mode": spec.mode, "metadata_file": spec.metadata_file, **run}
+                       "mode": spec.mode, "metadata_file": spec.metadata_file, "audio_root": spec.audio_root, **run}
     if spec.mode == "choice":
         cfg.update(output_type="multiple_choice", doc_to_choice=t.doc_to_choice, target_delimiter="")
         cfg.pop("generation_kwargs", None)
@@ -211,6 +212,8 @@ def task_yaml(spec: TaskSpec, include: str = "_template_yaml", comment: str | No
               f"  condition: {spec.condition}"]
     if spec.metadata_file:
         lines.append(f"  metadata_file: {spec.metadata_file}")
+    if spec.audio_root:
+        lines.append(f"  audio_root: {spec.audio_root}")
     return "\n".join(lines) + "\n"
 
 

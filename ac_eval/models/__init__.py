@@ -27,7 +27,12 @@ MODEL_TYPES = {  # config.json model_type -> backend
     "ac_eval_stub": "stub",
 }
 
-__all__ = ["BACKENDS", "GenerationSettings", "backend_class", "load_backend", "detect_arch", "parse_model_args"]
+__all__ = ["BACKENDS", "GenerationSettings", "ModelUnusable", "backend_class", "load_backend", "detect_arch",
+           "parse_model_args"]
+
+
+class ModelUnusable(RuntimeError):
+    """An error no retry and no other item can fix (e.g. refused credentials): the run stops with one line."""
 
 
 def parse_model_args(model_args: str) -> dict[str, str]:

@@ -47,3 +47,12 @@ def _bool(value) -> bool:
             raise ValueError(f"do_sample={value!r}: use true or false")
         return value.strip().lower() in ("true", "1")
     return bool(value)
+
+
+def context_length(config) -> int | None:
+    """The model's context (max positions) from a transformers config, wherever the architecture keeps it."""
+    for cfg in (config, getattr(config, "text_config", None), getattr(getattr(config, "thinker_config", None), "text_config", None)):
+        value = getattr(cfg, "max_position_embeddings", None) if cfg is not None else None
+        if isinstance(value, int) and value > 0:
+            return value
+    return None

@@ -20,8 +20,8 @@ from lm_eval.api.registry import register_model
 from ac_eval.evaluation.audio import AudioError
 from ac_eval.evaluation.conditions import AudioInput, get_condition
 from ac_eval.evaluation.records import AudioRef
-from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, failure_of
-from ac_eval.models import load_backend
+from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, ITEM_ERROR_PREFIX, failure_of
+from ac_eval.models import ModelUnusable, load_backend
 from ac_eval.models.generation import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
 MODEL_NAME = "ac_hf"
@@ -37,6 +37,18 @@ def check_known_args(fn, given: dict[str, Any], where: str) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise ValueError(f"{where}: unknown model_args {', '.join(unknown)}; known: {', '.join(sorted(set(known)))}")
+
+
+def _describe(request) -> str:
+    """Which item a request is, for a warning line: task and item id."""
+    doc = getattr(request, "doc", None) or {}
+    return f"{getattr(request, 'task_name', None) or '?'} item {doc.get('id', '?')}"
+
+
+def _warn(message: str) -> None:
+    import logging
+
+    logging.getLogger("ac_eval").warning(message)
 
 
 def _progress(total: int, description: str):
@@ -192,6 +204,35 @@ class AudioLMBase(LM):
                 )
                 yield span, audios
 
+    # ---- one bad item never stops a run ----------------------------------------------------------------------
+    def _guarded(self, run, items: list, what: str) -> list:
+        """`run(items)` for a batch; if it raises, each item alone, so one bad item (a prompt longer than the
+        context, special tokens in its text, anything the backend chokes on) becomes that item's counted error
+        instead of ending the run. Returns per item a result or an ITEM_ERROR string."""
+        try:
+            return list(run(items))
+        except ModelUnusable:
+            raise
+        except Exception as e:  # noqa: BLE001 - any backend failure is isolated to the items it came from
+            if len(items) == 1:
+                message = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
+                _warn(f"{what} failed: {message}")
+                return [f"{ITEM_ERROR_PREFIX} {message}"]
+            return [r for item in items for r in self._guarded(run, [item], what)]
+
+    def _too_long(self, prompt: str, budget: int) -> str | None:
+        """An item error when the prompt's text alone (before the audio is expanded) leaves no room in the model's
+        context for the answer: caught before the model tries to allocate for it."""
+        context = getattr(self.backend, "max_context", None)
+        tokenizer = getattr(self.backend, "tokenizer", None)
+        if not context or tokenizer is None:
+            return None
+        n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if n + budget > context:
+            return (f"{ITEM_ERROR_PREFIX} the prompt is {n:,} tokens before its audio; with {budget} new tokens that "
+                    f"exceeds the model's context of {context:,}")
+        return None
+
     # ---- lm-eval request types ------------------------------------------------------------------------------
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         results: list[str | None] = [None] * len(requests)
@@ -209,22 +250,32 @@ class AudioLMBase(LM):
                     by_settings.setdefault(json.dumps(requests[i].args[1], sort_keys=True, default=str), []).append(i)
                 for key, idx in by_settings.items():
                     settings = self.generation_settings(json.loads(key))
+                    prompts = {i: self._prompt(requests[i].args[0]) for i in idx}
+                    for i in idx:
+                        results[i] = self._too_long(prompts[i], settings.max_new_tokens)
+                    todo = [i for i in idx if results[i] is None]
                     t0 = time.perf_counter()
-                    texts = self.backend.generate(
-                        [self._prompt(requests[i].args[0]) for i in idx],
-                        [audios[i - span.start] for i in idx],
-                        settings,
-                    )
+                    texts = self._guarded(
+                        lambda batch: self.backend.generate([prompts[i] for i in batch],
+                                                            [audios[i - span.start] for i in batch], settings),
+                        todo, f"generation for {_describe(requests[todo[0]]) if len(todo) == 1 else 'a batch'}",
+                    ) if todo else []
                     self.timing["model_seconds"] += time.perf_counter() - t0
-                    for i, text in zip(idx, texts):
+                    for i, text in zip(todo, texts):
                         results[i] = text
-                        if not failure_of(text):  # failures are retried on the next run, not cached
-                            self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                    for i in idx:
+                        if failure_of(results[i]):
+                            _warn(f"{_describe(requests[i])}: {failure_of(results[i])[1]}")
+                        else:  # failures are retried on the next run, not cached
+                            self.cache_hook.add_partial("generate_until", requests[i].args, results[i])
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        """lm-eval sends one request per option; all options of an item are scored from one shared prefix."""
+        """lm-eval sends one request per option; all options of an item are scored from one shared prefix.
+        A failed item gets NaN for every option, and its reason is left for process_results (CHOICE_FAILURES)."""
+        from ac_eval.evaluation.lm_eval_tasks import CHOICE_FAILURES, failure_key
+
         items: dict[str, list[int]] = {}
         for i, req in enumerate(requests):
             key = json.dumps([req.args[0], req.args[2] if len(req.args) > 2 else None], sort_keys=True, default=str)
@@ -232,28 +283,44 @@ class AudioLMBase(LM):
         groups = list(items.values())
         payloads = [requests[g[0]].args[2] if len(requests[g[0]].args) > 2 else {} for g in groups]
         results: list[tuple[float, bool] | None] = [None] * len(requests)
+
+        def fail(k: int, message: str) -> None:
+            for i in groups[k]:
+                results[i] = (float("nan"), False)
+            CHOICE_FAILURES[failure_key(requests[groups[k][0]].doc)] = message
+            _warn(f"{_describe(requests[groups[k][0]])}: {failure_of(message)[1]}")
+
         progress, bar = _progress(len(groups), "score choices")
         with progress:
             for span, audios in self._batches(payloads):
                 ok = []
                 for k, a in zip(span, audios):
                     if isinstance(a, str):  # audio error: no score for any option of this item
-                        for i in groups[k]:
-                            results[i] = (float("nan"), False)
+                        fail(k, a)
+                        continue
+                    prompt = self._prompt(requests[groups[k][0]].args[0])
+                    too_long = self._too_long(prompt, 16)
+                    if too_long:
+                        fail(k, too_long)
                     else:
                         ok.append(k)
-                if ok:
-                    t0 = time.perf_counter()
-                    scores = self.backend.choice_logprobs(
-                        [self._prompt(requests[groups[k][0]].args[0]) for k in ok],
-                        [audios[k - span.start] for k in ok],
-                        [[requests[i].args[1] for i in groups[k]] for k in ok],
-                    )
-                    self.timing["model_seconds"] += time.perf_counter() - t0
-                    for k, item_scores in zip(ok, scores):
-                        for i, score in zip(groups[k], item_scores):
-                            results[i] = score
-                            self.cache_hook.add_partial("loglikelihood", requests[i].args, score)
+                t0 = time.perf_counter()
+                scores = self._guarded(
+                    lambda batch: self.backend.choice_logprobs(
+                        [self._prompt(requests[groups[k][0]].args[0]) for k in batch],
+                        [audios[k - span.start] for k in batch],
+                        [[requests[i].args[1] for i in groups[k]] for k in batch],
+                    ),
+                    ok, "choice scoring",
+                ) if ok else []
+                self.timing["model_seconds"] += time.perf_counter() - t0
+                for k, item_scores in zip(ok, scores):
+                    if isinstance(item_scores, str):
+                        fail(k, item_scores)
+                        continue
+                    for i, score in zip(groups[k], item_scores):
+                        results[i] = score
+                        self.cache_hook.add_partial("loglikelihood", requests[i].args, score)
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 

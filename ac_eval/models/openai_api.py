@@ -104,8 +104,10 @@ class OpenAIChatBackend:
                 f"cannot reach {base_url}: start the server that hosts {self.pretrained!r} "
                 "(`ac-eval serve --model_args pretrained=...`, `vllm serve ...`, or the model's own) or fix base_url"
             ) from e
-        except self._openai.APIError:
-            pass  # reachable; some servers do not implement /models
+        except (self._openai.AuthenticationError, self._openai.PermissionDeniedError) as e:
+            raise _refused(e, base_url) from e
+        except Exception:  # noqa: BLE001 - reachable; some servers do not implement /models or answer it oddly
+            pass
 
     # ---- prompt: a JSON message spec; the LM adapter treats it as an opaque string -----------------------------
     def chat_prompt(self, user_text: str, system: str | None) -> str:
@@ -165,30 +167,56 @@ class OpenAIChatBackend:
         return text
 
     def _request(self, messages: list[dict], params: dict) -> str:
+        """One answer, or a counted request error after the retries: 429, 5xx, other 4xx, timeouts, dropped
+        connections and malformed replies (not JSON, no choices, no content) are all retried with backoff. Refused
+        credentials stop the run: no retry or other item can fix them."""
         openai = self._openai
         delay = 0.5
+        error: Exception | None = None
         for attempt in range(self.max_retries + 1):
             self.stats["requests"] += 1
             try:
                 response = self.client.chat.completions.create(model=self.pretrained, messages=messages, **params)
-                return response.choices[0].message.content or ""
-            except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as e:
-                error = e
-            except openai.APIStatusError as e:
-                if e.status_code < 500:  # a 4xx other than 429 will not get better by retrying
-                    self.stats["failures"] += 1
-                    return f"{REQUEST_ERROR_PREFIX} HTTP {e.status_code}: {_short(e)}"
+                return _content(response)
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+                raise _refused(e, self.base_url) from e
+            except Exception as e:  # noqa: BLE001 - everything else is worth another try, then a counted error
                 error = e
             if attempt < self.max_retries:
                 self.stats["retries"] += 1
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 30.0)
         self.stats["failures"] += 1
-        return f"{REQUEST_ERROR_PREFIX} gave up after {self.max_retries + 1} attempts: {type(error).__name__}: {_short(error)}"
+        status = f"HTTP {error.status_code}: " if isinstance(error, openai.APIStatusError) else ""
+        return (f"{REQUEST_ERROR_PREFIX} gave up after {self.max_retries + 1} attempts: {status}"
+                f"{type(error).__name__}: {_short(error)}")
 
     def choice_logprobs(self, prompts, audios, continuations):
         raise ValueError("--mode choice needs log-probabilities of given options, which chat APIs do not return: "
                          "use --mode generate with the openai backend")
+
+
+class MalformedReply(ValueError):
+    """A 200 reply that holds no answer: no choices, or a message without text."""
+
+
+def _content(response) -> str:
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise MalformedReply("the reply has no choices")
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str):
+        raise MalformedReply(f"the reply's message has no text content ({type(content).__name__})")
+    return content
+
+
+def _refused(e: Exception, base_url: str | None) -> Exception:
+    from ac_eval.models import ModelUnusable
+
+    where = base_url or "the API"
+    return ModelUnusable(f"{where} refused the credentials (HTTP {getattr(e, 'status_code', '?')}): check the key in "
+                         "the environment variable api_key_env names (default OPENAI_API_KEY)")
 
 
 def _short(e: Exception) -> str:

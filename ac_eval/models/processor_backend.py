@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.models.generation import context_length
 from ac_eval.models.qwen2_audio import (
     DTYPES,
     _cut,
@@ -60,6 +61,7 @@ class ProcessorBackend:
             raise ValueError(f"{pretrained}: config.architectures {names} names no transformers class")
         self.model = model_class.from_pretrained(pretrained, revision=revision, dtype=DTYPES[dtype]).to(self.device).eval()
         self.arch = f"hf-processor:{config.model_type}"
+        self.max_context = context_length(config)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.sample_rate: int = self.processor.feature_extractor.sampling_rate

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ac_eval.evaluation.conditions import AudioInput
-from ac_eval.models.generation import GenerationSettings
+from ac_eval.models.generation import GenerationSettings, context_length
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -31,6 +31,7 @@ class Qwen2AudioBackend:
         self.processor = self._load_processor(pretrained, revision)
         self.model = self._load_model(pretrained, revision, DTYPES[dtype]).to(self.device)
         self.model.eval()
+        self.max_context = context_length(self.model.config)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.feature_extractor = self.processor.feature_extractor

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 import ac_eval
+from ac_eval.files import write_json, write_text
 from ac_eval.training.data import load_examples, select_stages, to_ms_swift
-from ac_eval.training.stages import stage_config
+from ac_eval.training.stages import is_complete, stage_config
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
@@ -66,14 +67,14 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
     configs = [stage_config(s) for s in recipe["stages"]]
     chosen, counts = select_stages(examples, recipe["stages"], seed=recipe["seed"])
     if state.is_main_process:
-        (output / "data_selection.json").write_text(json.dumps(counts, indent=2))
+        write_json(output / "data_selection.json", counts)
         print(f"data: {len(examples)} items; " + "; ".join(
             f"{c.name}: {counts[c.name]['n']} ({', '.join(f'{k} {v}' for k, v in counts[c.name].items() if k not in ('n', 'sha256'))})"
             for c in configs) + f"; overlap between stages: {counts['overlap_between_stages']}", flush=True)
     model = str(Path(recipe["base_model"]).expanduser()) if Path(recipe["base_model"]).expanduser().exists() else recipe["base_model"]
     for cfg, data in zip(configs, chosen):
         stage_dir = output / cfg.name
-        if (stage_dir / "final" / "config.json").exists():
+        if is_complete(stage_dir / "final"):
             model = str(stage_dir / "final")  # finished earlier: resume after it
             continue
         train = train_grpo if cfg.kind == "grpo" else train_sft
@@ -82,8 +83,8 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
     if state.is_main_process:
         if final.exists():
             shutil.rmtree(final)
-        shutil.copytree(model, final)
-        (final / "ac_eval_training.json").write_text(json.dumps({
+        shutil.copytree(model, final, ignore=shutil.ignore_patterns("COMPLETE"))
+        write_json(final / "ac_eval_training.json", {
             "recipe": recipe.get("name"),
             "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16],
             "base_model": recipe["base_model"],
@@ -91,7 +92,8 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
                         "n": counts[c.name]["n"], "lr": c.lr} for c in configs],
             "harness_version": ac_eval.__version__,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }, indent=2))
+        })
+        write_text(final / "COMPLETE", "final")  # last: the recipe's model is whole
     state.wait_for_everyone()
     return final
 

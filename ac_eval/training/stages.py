@@ -16,6 +16,7 @@ import torch
 
 from ac_eval.evaluation.audio import AudioError
 from ac_eval.evaluation.conditions import AudioInput, OriginalCondition
+from ac_eval.files import write_text
 
 
 @dataclass
@@ -169,7 +170,7 @@ def save_checkpoint(stage_dir: Path, step: int, backend, model, optimizer, sched
     torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step,
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
                path / "trainer_state.pt")
-    (path / "COMPLETE").write_text(str(step))  # written last: a checkpoint without it was interrupted mid-save
+    write_text(path / "COMPLETE", str(step))  # written last: a checkpoint without it was interrupted mid-save
     for old in sorted(checkpoints(stage_dir), key=_step_of)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return path
@@ -189,17 +190,25 @@ def end_step(step: int, steps: int, cfg: StageConfig, stage_dir: Path, backend, 
 
 
 def finish(stage_dir: Path, backend, model, accelerator) -> Path:
-    """The stage's final model in <stage>/final, loadable like any checkpoint."""
+    """The stage's final model in <stage>/final, loadable like any checkpoint; COMPLETE is written last, so a
+    stage killed while saving is not taken for finished."""
     final = stage_dir / "final"
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        (final / "COMPLETE").unlink(missing_ok=True)
         save_model(backend, model, final, accelerator)
+        write_text(final / "COMPLETE", "final")
     accelerator.wait_for_everyone()
     return final
 
 
+def is_complete(path: Path) -> bool:
+    """A checkpoint or final model whose save finished (its COMPLETE marker, written last, is there)."""
+    return (path / "COMPLETE").is_file()
+
+
 def checkpoints(stage_dir: Path) -> list[Path]:
-    return [p for p in stage_dir.glob("checkpoint-*") if (p / "COMPLETE").exists()]
+    return [p for p in stage_dir.glob("checkpoint-*") if is_complete(p)]
 
 
 def latest_checkpoint(stage_dir: Path) -> Path | None:
@@ -267,4 +276,10 @@ class Logger:
         self.progress.update(self.task, advance=advance, info=info)
 
     def skip(self, steps: int) -> None:
+        """Resume after `steps` finished steps: lines the interrupted run logged beyond them go (those steps are
+        run again), so the log holds every step once."""
         self.progress.update(self.task, advance=steps)
+        if self.enabled and self.path.is_file():
+            kept = [line for line in self.path.read_text().splitlines(keepends=True)
+                    if line.strip() and json.loads(line).get("step", 0) <= steps]
+            write_text(self.path, "".join(kept))

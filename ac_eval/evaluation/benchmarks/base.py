@@ -40,8 +40,11 @@ def read_json_records(path: Path, bad_lines: list[int] | None = None) -> list[An
     name the file and line. With `bad_lines` given, jsonl lines that are not JSON are skipped and their
     numbers appended there instead (what MMSU's own script does)."""
     if not path.is_file():
-        raise MetadataError(f"file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+        raise MetadataError(f"file not found: {path}" if not path.exists() else f"{path} is not a regular file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise MetadataError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8") from e
     if path.suffix == ".jsonl":
         return _jsonl(text, path, bad_lines)
     try:
