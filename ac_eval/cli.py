@@ -73,7 +73,7 @@ def _run_config(args):
     metadata_files = {}
     for item in args.metadata:
         if "=" not in item:
-            raise SystemExit(f"--metadata {item!r}: expected NAME=FILE, e.g. mmar=~/bench/mmar/MMAR-meta.json")
+            raise ValueError(f"--metadata {item!r}: expected NAME=FILE, e.g. mmar=~/bench/mmar/MMAR-meta.json")
         name, path = item.split("=", 1)
         metadata_files[name] = str(Path(path).expanduser())
     limit = None if args.limit is None else (int(args.limit) if args.limit >= 1 else args.limit)
@@ -174,7 +174,7 @@ def cmd_labels(args) -> int:
         labels = import_audiomcq(Path(args.from_audiomcq))
     else:
         if not args.run_dirs:
-            raise SystemExit("ac-eval labels: give RUN_DIR ... (runs with the silent condition) or --from-audiomcq FILE")
+            raise ValueError("ac-eval labels: give RUN_DIR ... (runs with the silent condition) or --from-audiomcq FILE")
         if args.k > len(args.run_dirs):
             raise ValueError(f"--k {args.k} with {len(args.run_dirs)} run(s): an item is weak when k models are right "
                              "with silence, so k cannot exceed the number of runs (the paper: 2 of 3)")
@@ -262,17 +262,17 @@ def cmd_leaderboard(args) -> int:
         board = load_board(Path(args.paths[0]))
         print(f"{args.paths[0]}: valid, {len(board['entries'])} entries")
         return 0
+    if args.action == "add" and not args.board:
+        raise ValueError("ac-eval leaderboard add: --board DIR (a folder with leaderboard.json) is required")
+    if args.action == "publish" and not args.output:
+        raise ValueError("ac-eval leaderboard publish: --output DIR is required")
+    target = Path(args.output or args.board)
     entries = [e for run_dir in args.paths for e in entries_from_run(Path(run_dir))]
     existing = None
-    target = Path(args.output or args.board or "")
     if args.action == "add":
-        if not args.board:
-            raise SystemExit("ac-eval leaderboard add: --board DIR (a folder with leaderboard.json) is required")
         existing = load_board(Path(args.board) / "leaderboard.json")
     elif not args.no_reported:
         entries += reported_entries()
-    if not str(target):
-        raise SystemExit("ac-eval leaderboard publish: --output DIR is required")
     board = build_board(entries, existing)
     for note in mark_metadata_versions(board["entries"]):
         print(f"ac-eval: warning: {note}; those rows are marked on the board", file=sys.stderr)
@@ -281,7 +281,7 @@ def cmd_leaderboard(args) -> int:
     if args.push:
         token = os.environ.get("HF_TOKEN")
         if not token:
-            raise SystemExit("--push needs HF_TOKEN in the environment")
+            raise ValueError("--push needs HF_TOKEN in the environment")
         push_to_hub(target, args.push, token)
         print(f"pushed to the dataset repository {args.push}")
     return 0
@@ -312,7 +312,7 @@ def cmd_serve(args) -> int:
 
     kwargs = parse_model_args(args.model_args)
     if "pretrained" not in kwargs:
-        raise SystemExit("ac-eval serve: --model_args pretrained=DIR_OR_HUB_ID is required")
+        raise ValueError("ac-eval serve: --model_args pretrained=DIR_OR_HUB_ID is required")
     if not port_is_free(args.host, args.port):  # say it now, not after the model has loaded
         raise ValueError(f"port {args.port} on {args.host} is taken (another server?): choose another with --port")
     backend = load_backend(kwargs.pop("pretrained"), **kwargs)

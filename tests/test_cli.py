@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from ac_eval.cli import build_parser, main
 
 
@@ -23,9 +21,9 @@ def test_tiny_model_command(tmp_path):
     assert (tmp_path / "ck" / "chat_template.jinja").exists()
 
 
-def test_bad_metadata_override_is_a_clear_error():
-    with pytest.raises(SystemExit, match="expected NAME=FILE"):
-        main(["--model", "hf", "--model_args", "pretrained=x", "--tasks", "mmau", "--metadata", "nonsense"])
+def test_bad_metadata_override_is_a_clear_error(capsys):
+    assert main(["--model", "hf", "--model_args", "pretrained=x", "--tasks", "mmau", "--metadata", "nonsense"]) == 2
+    assert "expected NAME=FILE" in capsys.readouterr().err
 
 
 def test_unknown_task_is_a_clear_error(capsys):

@@ -205,7 +205,7 @@ class AudioLMBase(LM):
                 yield span, audios
 
     # ---- one bad item never stops a run ----------------------------------------------------------------------
-    def _guarded(self, run, items: list, what: str) -> list:
+    def _guarded(self, run, items: list) -> list:
         """`run(items)` for a batch; if it raises, each item alone, so one bad item (a prompt longer than the
         context, special tokens in its text, anything the backend chokes on) becomes that item's counted error
         instead of ending the run. Returns per item a result or an ITEM_ERROR string."""
@@ -214,11 +214,9 @@ class AudioLMBase(LM):
         except ModelUnusable:
             raise
         except Exception as e:  # noqa: BLE001 - any backend failure is isolated to the items it came from
-            if len(items) == 1:
-                message = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
-                _warn(f"{what} failed: {message}")
-                return [f"{ITEM_ERROR_PREFIX} {message}"]
-            return [r for item in items for r in self._guarded(run, [item], what)]
+            if len(items) == 1:  # the caller logs the item's error, naming the item
+                return [f"{ITEM_ERROR_PREFIX} {type(e).__name__}: {e}".replace("\n", " ")[:500]]
+            return [r for item in items for r in self._guarded(run, [item])]
 
     def _too_long(self, prompt: str, budget: int) -> str | None:
         """An item error when the prompt's text alone (before the audio is expanded) leaves no room in the model's
@@ -258,7 +256,7 @@ class AudioLMBase(LM):
                     texts = self._guarded(
                         lambda batch: self.backend.generate([prompts[i] for i in batch],
                                                             [audios[i - span.start] for i in batch], settings),
-                        todo, f"generation for {_describe(requests[todo[0]]) if len(todo) == 1 else 'a batch'}",
+                        todo,
                     ) if todo else []
                     self.timing["model_seconds"] += time.perf_counter() - t0
                     for i, text in zip(todo, texts):
@@ -311,7 +309,7 @@ class AudioLMBase(LM):
                         [audios[k - span.start] for k in batch],
                         [[requests[i].args[1] for i in groups[k]] for k in batch],
                     ),
-                    ok, "choice scoring",
+                    ok,
                 ) if ok else []
                 self.timing["model_seconds"] += time.perf_counter() - t0
                 for k, item_scores in zip(ok, scores):

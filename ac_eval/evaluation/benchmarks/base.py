@@ -42,7 +42,7 @@ def read_json_records(path: Path, bad_lines: list[int] | None = None) -> list[An
     if not path.is_file():
         raise MetadataError(f"file not found: {path}" if not path.exists() else f"{path} is not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the JSON
     except UnicodeDecodeError as e:
         raise MetadataError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8") from e
     if path.suffix == ".jsonl":

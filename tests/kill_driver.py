@@ -1,0 +1,49 @@
+"""Runs `ac-eval` as a subprocess would, with a pause planted at one chosen write so a test can kill -9 the
+process exactly there: `KILL_AT=results.json:rename` pauses after results.json's temporary file is written and
+before it is renamed into place (`:before` pauses before the write starts). The pause announces itself by creating
+the file named in KILL_SIGNAL. Test plumbing only: the product code knows nothing of it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import ac_eval.files as files
+from ac_eval.cli import main
+
+target, _, moment = os.environ.get("KILL_AT", "").partition(":")
+signal_file = os.environ.get("KILL_SIGNAL")
+
+
+def _pause(name: str) -> None:
+    if signal_file:
+        Path(signal_file).write_text(name)
+    time.sleep(600)
+
+
+if target:
+    real_write_text = files.write_text
+    real_replace = os.replace
+
+    def write_text(path, text):
+        if Path(path).name == target and moment == "before":
+            _pause(f"before {target}")
+        return real_write_text(path, text)
+
+    class _Os:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(src, dst):
+            if Path(dst).name == target and moment == "rename":
+                _pause(f"rename {target}")
+            return real_replace(src, dst)
+
+    files.write_text = write_text
+    files.os = _Os()
+    import ac_eval.evaluation.runner  # noqa: F401  (it imports write_text from files when it writes)
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,596 @@
+"""Hostile input, one parametrized test: each case names a kind of bad input (metadata, audio, command line, API
+reply, server request) and the outcome it must get: a clear error naming what was wrong, a counted and named
+item error, or a correct answer. Nothing may crash, hang or pass silently."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import shared_file
+
+from ac_eval.cli import main
+from ac_eval.evaluation.audio import AudioError
+from ac_eval.evaluation.benchmarks import MetadataError, load_benchmark
+from ac_eval.evaluation.conditions import get_condition
+from ac_eval.evaluation.records import AudioRef
+from ac_eval.evaluation.scoring import REQUEST_ERROR_PREFIX
+from ac_eval.models import ModelUnusable
+
+
+@dataclass
+class Case:
+    kind: str
+    name: str
+    run: Callable[["Ctx"], Any]
+    expect: Callable[[Any, "Ctx"], None]
+
+
+CASES: list[Case] = []
+
+
+def case(kind: str, name: str, run: Callable, expect: Callable) -> None:
+    CASES.append(Case(kind, name, run, expect))
+
+
+def raises(exc: type, fragment: str) -> Callable:
+    def check(outcome, ctx):
+        assert isinstance(outcome, exc), f"expected {exc.__name__}, got {outcome!r}"
+        assert fragment in str(outcome), f"{fragment!r} not in {outcome}"
+    return check
+
+
+def returns(predicate: Callable[[Any], bool], what: str) -> Callable:
+    def check(outcome, ctx):
+        assert not isinstance(outcome, BaseException), f"expected {what}, got {outcome!r}"
+        assert predicate(outcome), f"expected {what}, got {outcome!r}"
+    return check
+
+
+def exits(code: int, fragment: str) -> Callable:
+    def check(outcome, ctx):
+        assert outcome == code, f"exit {outcome}, expected {code}; stderr: {ctx.err()}"
+        err = ctx.err()
+        assert fragment in err, f"{fragment!r} not in stderr: {err}"
+        assert "Traceback" not in err
+    return check
+
+
+def http_status(status: int, fragment: str = "") -> Callable:
+    def check(outcome, ctx):
+        code, body = outcome
+        assert code == status, f"HTTP {code}, expected {status}: {body[:300]!r}"
+        if status >= 400:
+            assert json.loads(body)["error"]["message"], body  # a JSON error body that says something
+        assert fragment in body, f"{fragment!r} not in {body[:300]!r}"
+    return check
+
+
+class Ctx:
+    """What the cases need, made on first use: a folder, the real metadata, a tiny checkpoint, servers."""
+
+    def __init__(self, tmp: Path, request: pytest.FixtureRequest, capsys):
+        self.tmp = tmp
+        self.request = request
+        self.capsys = capsys
+        self._err = ""
+
+    def fixture(self, name: str):
+        return self.request.getfixturevalue(name)
+
+    def err(self) -> str:
+        self._err += self.capsys.readouterr().err
+        return self._err
+
+    def cli(self, *args: str) -> int:
+        self.capsys.readouterr()
+        return main([str(a) for a in args])
+
+
+# ---- metadata ---------------------------------------------------------------------------------------------------
+
+def _row() -> dict:
+    return dict(json.loads(shared_file("mmau", "mmau-test-mini.json").read_text())[0])
+
+
+def load_text(text: str | bytes, suffix: str = ".json", benchmark: str = "mmau"):
+    def run(ctx):
+        path = ctx.tmp / f"meta{suffix}"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return load_benchmark(benchmark, path)
+    return run
+
+
+def load_rows(make_rows: Callable[[dict], list], benchmark: str = "mmau", suffix: str = ".json"):
+    def run(ctx):
+        rows = make_rows(_row() if benchmark == "mmau" else json.loads(
+            shared_file("mmsu", "mmsu-single-record-from-third-party-fixture.json").read_text())[0])
+        path = ctx.tmp / f"meta{suffix}"
+        path.write_text(json.dumps(rows) if suffix == ".json" else "".join(json.dumps(r) + "\n" for r in rows))
+        return load_benchmark(benchmark, path)
+    return run
+
+
+def skipped(reason: str, n_records: int = 0) -> Callable:
+    return returns(lambda loaded: len(loaded.records) == n_records and any(reason in s["reason"] for s in loaded.skipped),
+                   f"{n_records} records and a skip for {reason!r}")
+
+
+def loaded(n: int, check: Callable = lambda loaded: True, what: str = "") -> Callable:
+    return returns(lambda lb: len(lb.records) == n and not lb.skipped and check(lb), f"{n} records {what}")
+
+
+def without(key):
+    return lambda r: [{k: v for k, v in r.items() if k != key}]
+
+
+def with_(**kw):
+    return lambda r: [{**r, **kw}]
+
+
+case("metadata", "not JSON", load_text("{oops"), raises(MetadataError, "not valid JSON"))
+case("metadata", "empty file", load_text(""), raises(MetadataError, "not valid JSON"))
+case("metadata", "empty list", load_text("[]"), loaded(0))
+case("metadata", "top-level string", load_text('"hello"'), raises(MetadataError, "expected a JSON list"))
+case("metadata", "top-level number", load_text("42"), raises(MetadataError, "expected a JSON list"))
+case("metadata", "list wrapped in an object", load_rows(lambda r: {"data": [r]}), loaded(1))
+case("metadata", "a row that is a number", load_rows(lambda r: [5, r]), returns(
+    lambda lb: len(lb.records) == 1 and "not an object" in lb.skipped[0]["reason"], "the number skipped"))
+case("metadata", "missing id", load_rows(without("id")), skipped("missing field 'id'"))
+case("metadata", "empty id", load_rows(with_(id="")), skipped("empty id"))
+case("metadata", "numeric id", load_rows(with_(id=17)), loaded(1, lambda lb: lb.records[0].id == "17", "with id '17'"))
+case("metadata", "missing question", load_rows(without("question")), skipped("missing field 'question'"))
+case("metadata", "question is a list", load_rows(with_(question=["a"])), skipped("question is not a string"))
+case("metadata", "missing choices", load_rows(without("choices")), skipped("missing field 'choices'"))
+case("metadata", "choices is a string", load_rows(with_(choices="a, b")), skipped("choices is not a list of strings"))
+case("metadata", "a choice is a number", load_rows(with_(choices=["a", 2])), skipped("choices is not a list of strings"))
+case("metadata", "one choice", load_rows(with_(choices=["a"], answer="a")), skipped("at least 2 are needed"))
+case("metadata", "public answer missing", load_rows(without("answer")), skipped("no answer, although"))
+case("metadata", "public answer null", load_rows(with_(answer=None)), skipped("no answer, although"))
+case("metadata", "answer is a number", load_rows(with_(answer=3)), skipped("answer is not a string"))
+case("metadata", "answer not among the choices", load_rows(with_(answer="zebra")),
+     loaded(1, lambda lb: lb.records[0].issues == ["answer_not_in_choices"], "flagged answer_not_in_choices"))
+case("metadata", "duplicate ids", load_rows(lambda r: [r, dict(r)]),
+     loaded(2, lambda lb: lb.records[1].id.endswith("#dup2") and "duplicate_id" in lb.records[1].issues, "renamed"))
+case("metadata", "duplicate choices", load_rows(lambda r: [{**r, "choices": [r["answer"], r["answer"].upper()]}]),
+     loaded(1, lambda lb: "duplicate_choices" in lb.records[0].issues, "flagged duplicate_choices"))
+case("metadata", "audio field missing", load_rows(without("audio_id")), skipped("missing field 'audio_id'"))
+case("metadata", "audio field a number", load_rows(with_(audio_id=5)), skipped("audio_id is not a path string"))
+case("metadata", "audio field empty", load_rows(with_(audio_id="")), skipped("audio_id is not a path string"))
+case("metadata", "not UTF-8", load_text('[{"id": "\xe9"}]'.encode("latin-1")), raises(MetadataError, "not UTF-8"))
+case("metadata", "UTF-8 with a byte-order mark", lambda ctx: load_text(b"\xef\xbb\xbf" + json.dumps([_row()]).encode())(ctx),
+     loaded(1))
+case("metadata", "jsonl with a broken line", load_text('{"id": "a"}\n{broken\n', ".jsonl", "mmar"),
+     raises(MetadataError, "meta.jsonl:2: not valid JSON"))
+case("metadata", "jsonl with blank lines", load_rows(lambda r: [r, {**r, "id": "second"}], suffix=".jsonl"), loaded(2))
+case("metadata", "a 400,000-character question", load_rows(with_(question="why? " * 80_000)),
+     loaded(1, lambda lb: len(lb.records[0].question) == 400_000, "kept whole"))
+case("metadata", "special tokens in the question", load_rows(with_(question="what is <|AUDIO|> <|im_end|>?")), loaded(1))
+case("metadata", "a subset field that is a list", load_rows(with_(task=["sound", "music"])),
+     loaded(1, lambda lb: lb.records[0].subsets["task"] == "sound; music", "joined"))
+case("metadata", "a subset field that is null", load_rows(with_(**{"sub-category": None})),
+     loaded(1, lambda lb: lb.records[0].subsets["sub-category"] is None, "left out of that breakdown"))
+case("metadata", "a file path that is a folder", lambda ctx: load_benchmark("mmar", ctx.tmp), raises(MetadataError, "not a regular file"))
+case("metadata", "MMSU option c null", load_rows(with_(choice_c=None), "mmsu"),
+     loaded(1, lambda lb: len(lb.records[0].choices) == 3, "three options"))
+case("metadata", "MMSU without answer_gt", load_rows(without("answer_gt"), "mmsu"), skipped("missing field 'answer_gt'"))
+
+
+# ---- audio ------------------------------------------------------------------------------------------------------
+
+def audio(make: Callable[[Path], AudioRef], condition: str = "original"):
+    def run(ctx):
+        return get_condition(condition).audio_for(make(ctx.tmp), 16000)
+    return run
+
+
+def wav(samples, sr=16000, subtype=None, name="a.wav"):
+    def make(tmp):
+        sf.write(tmp / name, np.asarray(samples, dtype=np.float32 if subtype != "DOUBLE" else np.float64), sr, subtype=subtype)
+        return AudioRef(str(tmp / name))
+    return make
+
+
+def file_bytes(data: bytes, name="a.wav"):
+    def make(tmp):
+        (tmp / name).write_bytes(data)
+        return AudioRef(str(tmp / name))
+    return make
+
+
+def fifo(tmp):
+    os.mkfifo(tmp / "pipe.wav")
+    return AudioRef(str(tmp / "pipe.wav"))
+
+
+def parquet(row: int, audio_cell: dict):
+    def make(tmp):
+        import datasets
+
+        ds = datasets.Dataset.from_list([{"id": "x", "audio": audio_cell}])
+        ds.to_parquet(str(tmp / "p.parquet"))
+        return AudioRef(str(tmp / "p.parquet"), row=row)
+    return make
+
+
+def wav_bytes(seconds=0.1):
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(int(16000 * seconds), dtype=np.float32) + 0.1, 16000, format="WAV")
+    return buf.getvalue()
+
+
+def samples(n: int, what: str = "samples") -> Callable:
+    return returns(lambda a: a is not None and len(a.array) == n and np.all(np.isfinite(a.array)), f"{n} {what}")
+
+
+tone = np.sin(np.arange(1600) / 5) * 0.3
+case("audio", "missing file", audio(lambda tmp: AudioRef(str(tmp / "nope.wav"))), raises(AudioError, "audio file not found"))
+case("audio", "a folder", audio(lambda tmp: AudioRef(str(tmp))), raises(AudioError, "not a regular file"))
+case("audio", "a FIFO (would block forever)", audio(fifo), raises(AudioError, "not a regular file"))
+case("audio", "an empty file", audio(file_bytes(b"")), raises(AudioError, "cannot decode"))
+case("audio", "garbage bytes", audio(file_bytes(b"not audio at all" * 10)), raises(AudioError, "cannot decode"))
+case("audio", "zero samples", audio(wav(np.zeros(0))), raises(AudioError, "is empty (0 samples)"))
+case("audio", "NaN samples", audio(wav(np.array([0.1, np.nan, 0.2]), subtype="FLOAT")), raises(AudioError, "NaN or infinite"))
+case("audio", "infinite samples", audio(wav(np.array([0.1, np.inf, 0.2]), subtype="FLOAT")), raises(AudioError, "NaN or infinite"))
+case("audio", "stereo", audio(wav(np.stack([tone, tone], axis=1))), samples(1600, "mono samples"))
+case("audio", "8 kHz", audio(wav(tone, sr=8000)), samples(3200, "samples at 16 kHz"))
+case("audio", "48 kHz", audio(wav(np.tile(tone, 3), sr=48000)), samples(1600, "samples at 16 kHz"))
+case("audio", "24-bit PCM", audio(wav(tone, subtype="PCM_24")), samples(1600))
+case("audio", "float64", audio(wav(tone, subtype="DOUBLE")), samples(1600))
+case("audio", "one sample", audio(wav(np.array([0.5]))), samples(1))
+case("audio", "a path outside the data root (..)", audio(lambda tmp: AudioRef(str(tmp / ".." / "x.wav")).confined_to(tmp)),
+     raises(AudioError, "is outside the data root"))
+case("audio", "an absolute path elsewhere", audio(lambda tmp: AudioRef("/etc/passwd").confined_to(tmp)),
+     raises(AudioError, "is outside the data root"))
+case("audio", "inside the root stays readable", audio(lambda tmp: wav(tone)(tmp).confined_to(tmp)), samples(1600))
+case("audio", "parquet row out of range", audio(parquet(5, {"bytes": wav_bytes(), "path": "x.wav"})),
+     raises(AudioError, "no audio at"))
+case("audio", "parquet cell without bytes", audio(parquet(0, {"bytes": None, "path": "x.wav"})),
+     raises(AudioError, "no embedded audio bytes"))
+case("audio", "silent-matched on a broken header", audio(file_bytes(b"RIFF0000WAVEjunk"), "silent-matched"),
+     raises(AudioError, "cannot read audio header"))
+case("audio", "silence needs no file", audio(lambda tmp: AudioRef(str(tmp / "nope.wav")), "silent"), samples(480000, "zeros"))
+
+
+# ---- the command line -------------------------------------------------------------------------------------------
+
+def cli(*args, needs=()):
+    def run(ctx):
+        resolved = []
+        for a in args:
+            resolved.append(a(ctx) if callable(a) else a)
+        return ctx.cli(*resolved)
+    return run
+
+
+def bench(ctx):
+    return ctx.fixture("bench_root")
+
+
+def ckpt(ctx):
+    return ctx.fixture("tiny_ckpt")
+
+
+def stub(ctx):
+    from ac_eval.testing.stub_models import write_stub
+
+    return write_stub(ctx.tmp / "stub", "guesser", "mmau", bench(ctx) / "mmau" / "mmau-test-mini.json", "test-mini")
+
+
+def a_file(ctx):
+    (ctx.tmp / "afile").write_text("x")
+    return ctx.tmp / "afile"
+
+
+def meta_file(content: bytes):
+    def make(ctx):
+        root = ctx.tmp / "root"
+        (root / "mmau").mkdir(parents=True, exist_ok=True)
+        (root / "mmau" / "mmau-test-mini.json").write_bytes(content)
+        return root
+    return make
+
+
+def fake_run(run_id_samples: str = "A", run_id_results: str = "B"):
+    def make(ctx):
+        folder = ctx.tmp / "run"
+        folder.mkdir(exist_ok=True)
+        (folder / "results.json").write_text(json.dumps({"run_id": run_id_results, "config": {"model_args": "pretrained=x"},
+                                                         "tasks": {}, "prompt": {}}))
+        (folder / "samples.jsonl").write_text(json.dumps({"run_id": run_id_samples, "id": "a", "condition": "silent",
+                                                          "benchmark": "mmau", "status": "ok", "correct": True,
+                                                          "n_choices": 4, "subsets": {}}) + "\n")
+        (folder / "report.md").write_text(f"run {run_id_results}\n")
+        return folder
+    return make
+
+
+def free_port_taken(ctx):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    ctx.request.addfinalizer(s.close)
+    return str(s.getsockname()[1])
+
+
+def locked_output(ctx):
+    from ac_eval.files import FolderLock
+
+    lock = FolderLock(ctx.tmp / "locked")
+    lock.__enter__()
+    ctx.request.addfinalizer(lambda: lock.__exit__(None, None, None))
+    return ctx.tmp / "locked"
+
+
+RUN = ["--data_dir", bench, "--limit", "2"]
+case("cli", "--tasks empty", cli("--model_args", "pretrained=x/y", "--tasks", "", *RUN), exits(2, "--tasks is empty"))
+case("cli", "--conditions empty", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--conditions", "", *RUN),
+     exits(2, "--conditions is empty"))
+case("cli", "unknown task", cli("--model_args", "pretrained=x/y", "--tasks", "mmlu", *RUN), exits(2, "unknown task 'mmlu'"))
+case("cli", "unknown condition", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--conditions", "loud", *RUN),
+     exits(2, "unknown condition 'loud'"))
+case("cli", "--metadata without =", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--metadata", "nonsense"),
+     exits(2, "expected NAME=FILE"))
+case("cli", "--metadata file missing", cli("--model_args", "pretrained=x/y", "--tasks", "mmar", "--metadata",
+                                           "mmar=/nonexistent/m.json"), exits(2, "file not found: /nonexistent/m.json"))
+case("cli", "--limit 0", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--data_dir", bench, "--limit", "0"),
+     exits(2, "--limit 0"))
+case("cli", "--limit -5", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--data_dir", bench, "--limit", "-5"),
+     exits(2, "--limit -5"))
+case("cli", "--batch_size 0", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--batch_size", "0"),
+     exits(2, "--batch_size 0: give a positive number"))
+case("cli", "--batch_size -3", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--batch_size", "-3"),
+     exits(2, "--batch_size -3"))
+case("cli", "--output_path is a file", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--output_path", a_file),
+     exits(2, "is a file"))
+case("cli", "no pretrained", cli("--tasks", "mmau", *RUN), exits(2, "needs model_args pretrained"))
+case("cli", "pretrained without =", cli("--model_args", "pretrained", "--tasks", "mmau", *RUN), exits(2, "needs model_args pretrained"))
+case("cli", "checkpoint folder missing", cli("--model_args", "pretrained=/nonexistent/ckpt", "--tasks", "mmau", *RUN),
+     exits(2, "checkpoint folder not found: /nonexistent/ckpt"))
+case("cli", "a folder that is no checkpoint", cli("--model_args", lambda ctx: f"pretrained={ctx.tmp}", "--tasks", "mmau", *RUN),
+     exits(2, "not a checkpoint folder"))
+case("cli", "device=cuda without a GPU", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--device", "cuda"),
+     exits(2, "no CUDA GPU"))
+case("cli", "unknown gen_kwarg", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--gen_kwargs", "beams=4"),
+     exits(2, "unknown generation setting(s) beams"))
+case("cli", "budget given twice, differently", cli("--model_args", "pretrained=x/y,max_new_tokens=8", "--tasks", "mmau", *RUN,
+                                                   "--gen_kwargs", "max_gen_toks=9"), exits(2, "disagree"))
+case("cli", "--max-error-rate 2", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", *RUN, "--max-error-rate", "2"),
+     exits(2, "--max-error-rate 2"))
+case("cli", "unknown model_arg", cli("--model_args", lambda ctx: f"pretrained={ckpt(ctx)},temprature=0", "--tasks", "mmau",
+                                     *RUN, "--output_path", lambda ctx: ctx.tmp / "o"), exits(2, "unknown model_args temprature"))
+case("cli", "batch_size=auto", cli("--model_args", lambda ctx: f"pretrained={ckpt(ctx)},batch_size=auto", "--tasks", "mmau",
+                                   *RUN, "--output_path", lambda ctx: ctx.tmp / "o"), exits(2, "batch_size=auto is not supported"))
+case("cli", "an empty metadata list", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--data_dir", meta_file(b"[]")),
+     exits(2, "holds no records"))
+case("cli", "non-UTF-8 metadata", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--data_dir",
+                                      meta_file('[{"a": "\xe9"}]'.encode("latin-1"))), exits(2, "mmau-test-mini.json: not UTF-8"))
+case("cli", "no audio at all", cli("--model_args", "pretrained=x/y", "--tasks", "mmau", "--data_dir",
+                                   lambda ctx: meta_file(shared_file("mmau", "mmau-test-mini.json").read_bytes())(ctx)),
+     exits(4, "none of the 1000 audio files exists"))
+case("cli", "a second run on a locked output folder", cli("--model_args", lambda ctx: f"pretrained={stub(ctx)}", "--tasks", "mmau",
+                                                          *RUN, "--output_path", locked_output), exits(2, "is in use by another"))
+case("cli", "score: predictions missing", cli("score", "--benchmark", "mmau", "--predictions", "/nonexistent.json", "--output",
+                                              lambda ctx: ctx.tmp / "s.json"), exits(2, "predictions file not found"))
+case("cli", "score: predictions not JSON", cli("score", "--benchmark", "mmau", "--predictions",
+                                               lambda ctx: (ctx.tmp / "p.json").write_text("[{") and ctx.tmp / "p.json",
+                                               "--output", lambda ctx: ctx.tmp / "s.json"), exits(2, "not valid JSON"))
+case("cli", "score: ids without --metadata", cli("score", "--benchmark", "mmau", "--predictions",
+                                                 lambda ctx: (ctx.tmp / "p.jsonl").write_text('{"id": "a", "prediction": "x"}\n')
+                                                 and ctx.tmp / "p.jsonl", "--output", lambda ctx: ctx.tmp / "s.json"),
+     exits(2, "give --metadata"))
+case("cli", "score: official form without the field", cli("score", "--benchmark", "mmar", "--predictions",
+                                                          lambda ctx: (ctx.tmp / "p.json").write_text(json.dumps([_row()]))
+                                                          and ctx.tmp / "p.json", "--output", lambda ctx: ctx.tmp / "s.json"),
+     exits(2, "--prediction-key"))
+case("cli", "score: a line without prediction", cli("score", "--benchmark", "mmau", "--metadata",
+                                                    lambda ctx: shared_file("mmau", "mmau-test-mini.json"), "--predictions",
+                                                    lambda ctx: (ctx.tmp / "p.jsonl").write_text('{"id": "a"}\n') and ctx.tmp / "p.jsonl",
+                                                    "--output", lambda ctx: ctx.tmp / "s.json"), exits(2, 'needs "id" and "prediction"'))
+case("cli", "labels: no runs", cli("labels", "--output", lambda ctx: ctx.tmp / "l.jsonl"), exits(2, "give RUN_DIR"))
+case("cli", "labels: k above the runs", cli("labels", fake_run("A", "A"), "--output", lambda ctx: ctx.tmp / "l.jsonl"),
+     exits(2, "--k 2 with 1 run(s)"))
+case("cli", "labels: not a run folder", cli("labels", lambda ctx: ctx.tmp, lambda ctx: ctx.tmp, "--output",
+                                            lambda ctx: ctx.tmp / "l.jsonl"), exits(2, "no results.json"))
+case("cli", "labels: files of two runs", cli("labels", fake_run(), fake_run(), "--output", lambda ctx: ctx.tmp / "l.jsonl"),
+     exits(2, "was not written by one finished run"))
+case("cli", "report: files of two runs", cli("report", fake_run()), exits(2, "was not written by one finished run"))
+case("cli", "report: not a run folder", cli("report", lambda ctx: ctx.tmp), exits(2, "no results.json"))
+case("cli", "leaderboard: publish files of two runs", cli("leaderboard", "publish", fake_run(), "--output",
+                                                          lambda ctx: ctx.tmp / "b"), exits(2, "was not written by one finished run"))
+case("cli", "leaderboard: validate a non-JSON file", cli("leaderboard", "validate", a_file), exits(2, "not a JSON leaderboard"))
+case("cli", "leaderboard: validate a missing file", cli("leaderboard", "validate", "/nonexistent/l.json"), exits(2, "no such file"))
+case("cli", "leaderboard: validate a JSON list", cli("leaderboard", "validate",
+                                                     lambda ctx: (ctx.tmp / "l.json").write_text("[]") and ctx.tmp / "l.json"),
+     exits(2, "not a list"))
+case("cli", "leaderboard: add without --board", cli("leaderboard", "add", lambda ctx: ctx.tmp), exits(2, "--board DIR"))
+case("cli", "filter: a label that is no label", cli("filter", "--labels",
+                                                    lambda ctx: (ctx.tmp / "l.jsonl").write_text('{"id": "a", "label": "medium"}\n')
+                                                    and ctx.tmp / "l.jsonl", "--keep", "strong", "--benchmark", "mmau",
+                                                    "--metadata", lambda ctx: shared_file("mmau", "mmau-test-mini.json"),
+                                                    "--output", lambda ctx: ctx.tmp / "f.json"), exits(2, "is not one of weak"))
+case("cli", "filter: no labels for a benchmark", cli("filter", "--keep", "strong", "--benchmark", "mmau", "--metadata",
+                                                     lambda ctx: shared_file("mmau", "mmau-test-mini.json"), "--output",
+                                                     lambda ctx: ctx.tmp / "f.json"), exits(2, "--labels is required"))
+case("cli", "serve: port taken", cli("serve", "--model_args", "pretrained=x/y", "--port", free_port_taken),
+     exits(2, "is taken"))
+case("cli", "serve: no pretrained", cli("serve", "--model_args", "dtype=float32"), exits(2, "pretrained=DIR_OR_HUB_ID is required"))
+case("cli", "train: recipe missing", cli("train", "--recipe", "/nonexistent/r.yaml"), exits(2, "r.yaml"))
+
+
+# ---- API replies (the OpenAI client against a fake server) -----------------------------------------------------
+
+def api(kind: str):
+    def run(ctx):
+        from ac_eval.models.generation import GenerationSettings
+        from ac_eval.models.openai_api import OpenAIChatBackend
+
+        fake = ctx.fixture("fake_api")
+        os.environ.setdefault("AC_EVAL_FAKE_KEY", "k")
+        backend = OpenAIChatBackend(kind, base_url=fake.base_url, api_key_env="AC_EVAL_FAKE_KEY", max_retries=1, timeout=1,
+                                    cache_dir=str(ctx.tmp / "cache"))
+        try:
+            return backend.generate([backend.chat_prompt("q?", None)], [None], GenerationSettings(max_new_tokens=4))[0]
+        except Exception as e:  # noqa: BLE001 - the expectation says which
+            return e
+    return run
+
+
+def request_error(fragment: str) -> Callable:
+    return returns(lambda text: isinstance(text, str) and text.startswith(REQUEST_ERROR_PREFIX) and fragment in text,
+                   f"a counted request error mentioning {fragment!r}")
+
+
+case("api", "a good reply", api("ok"), returns(lambda text: text == "<answer>ok</answer>", "the answer"))
+case("api", "malformed JSON", api("bad-json"), request_error("gave up after 2 attempts"))
+case("api", "empty choices", api("empty-choices"), request_error("no choices"))
+case("api", "null content", api("null-content"), request_error("no text content"))
+case("api", "an HTML body", api("html"), request_error("gave up after 2 attempts"))
+case("api", "HTTP 400", api("400"), request_error("HTTP 400"))
+case("api", "HTTP 404", api("404"), request_error("HTTP 404"))
+case("api", "HTTP 422", api("422"), request_error("HTTP 422"))
+case("api", "HTTP 429", api("429"), request_error("HTTP 429"))
+case("api", "HTTP 500", api("500"), request_error("HTTP 500"))
+case("api", "HTTP 503", api("503"), request_error("HTTP 503"))
+case("api", "a dropped connection", api("drop"), request_error("APIConnectionError"))
+case("api", "a reply slower than the timeout", api("hang"), request_error("Timeout"))
+case("api", "HTTP 401 stops the run", api("401"), raises(ModelUnusable, "refused the credentials (HTTP 401)"))
+case("api", "HTTP 403 stops the run", api("403"), raises(ModelUnusable, "refused the credentials (HTTP 403)"))
+
+
+# ---- requests to ac-eval serve --------------------------------------------------------------------------------
+
+def post(body: bytes | dict | list, headers: dict | None = None, path: str = "/v1/chat/completions", method: str = "POST"):
+    def run(ctx):
+        port = ctx.fixture("tiny_server")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        hdrs = {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}
+        conn.putrequest(method, path)
+        for k, v in hdrs.items():
+            if v is not None:
+                conn.putheader(k, v)
+        conn.endheaders()
+        if method == "POST":
+            try:
+                conn.send(data)
+            except OSError:
+                pass  # the server may answer (413) and close before reading
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    return run
+
+
+def chat(content: Any, **kw) -> dict:
+    return {"model": "tiny", "messages": [{"role": "user", "content": content}], "max_tokens": 2, **kw}
+
+
+def audio_part(data: bytes) -> dict:
+    return {"type": "input_audio", "input_audio": {"data": base64.b64encode(data).decode(), "format": "wav"}}
+
+
+def float_wav(values) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(values, dtype=np.float32), 16000, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+case("server", "a JSON array body", post([1, 2]), http_status(400, "not an object"))
+case("server", "a message that is a number", post({"messages": [5]}), http_status(400, "messages[0] is a int"))
+case("server", "a string content part", post(chat(["hello"])), http_status(400, "not a content part object"))
+case("server", "max_tokens 'abc'", post(chat("hi", max_tokens="abc")), http_status(400, "max_tokens"))
+case("server", "max_tokens -5", post(chat("hi", max_tokens=-5)), http_status(400, "max_tokens -5"))
+case("server", "max_tokens 0", post(chat("hi", max_tokens=0)), http_status(400, "max_tokens 0"))
+case("server", "max_tokens true", post(chat("hi", max_tokens=True)), http_status(400, "max_tokens True"))
+case("server", "temperature 'hot'", post(chat("hi", temperature="hot")), http_status(400, "temperature"))
+case("server", "temperature -1", post(chat("hi", temperature=-1)), http_status(400, "temperature -1"))
+case("server", "temperature NaN", post(b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'),
+     http_status(400, "temperature nan"))
+case("server", "top_p 2", post(chat("hi", top_p=2)), http_status(400, "top_p 2"))
+case("server", "stop is a number", post(chat("hi", stop=5)), http_status(400, "stop"))
+case("server", "Content-Length not a number", post(chat("hi"), {"Content-Length": "lots"}), http_status(400, "Content-Length"))
+case("server", "no Content-Length", post(chat("hi"), {"Content-Length": None}), http_status(411, "Content-Length"))
+case("server", "a body that is not JSON", post(b"{not json"), http_status(400, "not JSON"))
+case("server", "a body that is not UTF-8", post('{"a": "\xe9"}'.encode("latin-1")), http_status(400, "not JSON"))
+case("server", "a body over the limit", post(chat("x" * 300_000)), http_status(413, "at most"))
+case("server", "an unknown route", post(chat("hi"), path="/v1/embeddings"), http_status(404, "no route"))
+case("server", "stream: true", post(chat("hi", stream=True)), http_status(200, "data: [DONE]"))
+case("server", "stream: 'yes'", post(chat("hi", stream="yes")), http_status(400, "stream"))
+case("server", "audio that is not base64", post(chat([{"type": "input_audio", "input_audio": {"data": "%%%", "format": "wav"}}])),
+     http_status(400, "not base64"))
+case("server", "audio bytes that are no audio", post(chat([audio_part(b"garbage" * 20)])), http_status(400, "could not be decoded"))
+case("server", "NaN audio samples", post(chat([audio_part(float_wav([0.1, float("nan"), 0.2]))])), http_status(400, "NaN or infinite"))
+case("server", "empty audio", post(chat([audio_part(float_wav([]))])), http_status(400, "empty"))
+case("server", "two audio parts", post(chat([audio_part(float_wav([0.1] * 160)), audio_part(float_wav([0.1] * 160))])),
+     http_status(400, "at most one input_audio"))
+case("server", "an unknown part type", post(chat([{"type": "image_url", "image_url": {"url": "x"}}])),
+     http_status(400, "unsupported content part type 'image_url'"))
+case("server", "an unknown role", post({"messages": [{"role": "robot", "content": "hi"}]}), http_status(400, "role 'robot'"))
+case("server", "no messages", post({"model": "tiny"}), http_status(400, "'messages'"))
+case("server", "a prompt longer than the context", post(chat("why " * 5000)), http_status(400, "exceeds the model's context"))
+case("server", "a good request", post(chat([{"type": "text", "text": "hi"}, audio_part(float_wav([0.1] * 1600))])),
+     http_status(200, '"content"'))
+case("server", "the model list", post(b"", path="/v1/models", method="GET"), http_status(200, '"tiny"'))
+case("server", "an unknown GET", post(b"", path="/v1/nothing", method="GET"), http_status(404, "no route"))
+
+
+# ---- the test ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fake_api():
+    from fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI(hang_seconds=2.5)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_server(backend):
+    from ac_eval.models.serve import make_server
+
+    server = make_server(backend, "127.0.0.1", 0, "tiny", max_body_mb=0.2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch):
+    import types
+
+    import ac_eval.models.openai_api as api_module
+
+    # Backoff is not what these cases test: the client's sleeps go (only the client's: the fake server still hangs).
+    monkeypatch.setattr(api_module, "time", types.SimpleNamespace(sleep=lambda s: None))
+
+
+def test_the_corpus_is_large_and_covers_every_kind():
+    kinds = {c.kind for c in CASES}
+    assert kinds == {"metadata", "audio", "cli", "api", "server"} and len(CASES) >= 100
+    assert len({(c.kind, c.name) for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("bad", CASES, ids=[f"{c.kind}: {c.name}" for c in CASES])
+def test_bad_input(bad: Case, tmp_path, request, capsys):
+    ctx = Ctx(tmp_path, request, capsys)
+    try:
+        outcome = bad.run(ctx)
+    except Exception as e:  # noqa: BLE001 - the expectation decides whether an exception was the right outcome
+        outcome = e
+    bad.expect(outcome, ctx)
+    shutil.rmtree(tmp_path / "root", ignore_errors=True)
