@@ -188,8 +188,26 @@ def test_killed_run_resumes_from_its_checkpoint(task, tmp_path):
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     assert "resumed sft from checkpoint-" in second.stdout
     assert (tmp_path / "out" / "final" / "ac_eval_training.json").exists()
+    assert (tmp_path / "out" / "final" / "COMPLETE").is_file() and (tmp_path / "out" / "sft" / "final" / "COMPLETE").is_file()
     steps = [r["step"] for r in _log(tmp_path / "out" / "sft")]
-    assert steps[-1] == 24 and len(set(steps)) == 24  # every step done, none lost
+    assert steps == list(range(1, 25))  # every step logged once, in order: none lost, none duplicated by the resume
+
+
+def test_a_stage_killed_while_saving_is_not_taken_for_finished(task, tmp_path):
+    """A final/ folder without its COMPLETE marker (the save was cut short) is trained again, not reused."""
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
+    from ac_eval.training.recipe import load_recipe, run_recipe
+
+    base = build_qwen2_audio(tmp_path / "base")
+    half = tmp_path / "out" / "sft" / "final"
+    half.mkdir(parents=True)
+    (half / "config.json").write_text("{}")  # written first by save_pretrained; the weights never came
+    recipe = load_recipe(REPO / "trainers" / "all_sft.yaml", [f"base_model={base}", f"data={task}", "stages.sft.max_steps=2",
+                                                               "stages.sft.per_device_batch=2", "stages.sft.bf16=false"])
+    final = run_recipe(recipe, tmp_path / "out")
+    assert (half / "COMPLETE").is_file() and (half / "model.safetensors").is_file()
+    assert [r["step"] for r in _log(tmp_path / "out" / "sft")] == [1, 2]
+    assert (final / "COMPLETE").is_file()
 
 
 def test_two_process_training_on_cpu(task, tmp_path):
