@@ -66,10 +66,9 @@ def declared_specs(include_paths: list[str | Path] = ()) -> dict[str, TaskSpec]:
     """Tasks declared by YAMLs in extra folders. A YAML's condition is its metadata's; a task of another condition
     than `original` must be named `<base task><suffix>`, and a name with a condition suffix of a known task must
     declare that condition (`task: x_silent` with `condition: original` would feed real audio under a silent name)."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
     found: dict[str, tuple[dict, Path]] = {}
     for folder in map(Path, include_paths):
+        from lm_eval.tasks._yaml_loader import load_yaml  # only when there are YAMLs to read: it costs a second
         for path in sorted(folder.expanduser().glob("*.yaml")):
             cfg = load_yaml(path, resolve_func=False)
             meta = cfg.get("metadata") or {}
