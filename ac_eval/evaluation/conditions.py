@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ class AudioInput:
     array: np.ndarray
     cache_key: str | None = None  # same key => same samples, whatever the item
     condition: str | None = None  # set by the model adapter; part of API response-cache keys
+    features: Any = None  # a backend's model inputs for this clip, computed ahead (off the model's critical path)
 
 
 class OriginalCondition:

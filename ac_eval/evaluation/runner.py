@@ -181,11 +181,23 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
 
 
 def _run(cfg: RunConfig, plan: list[TaskSpec], console) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Work that mostly waits (lm-eval's environment report runs a dozen subprocesses: 0.8 s) or that the end of the
+    # run needs (matplotlib's import, 0.4-0.8 s) starts now, beside the model's loading (which spends much of its time
+    # in C, outside the GIL), instead of after it. Measured: 1 s less per run on 2 cores.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ac-eval-startup")
+    env_info = background.submit(_lm_eval_env_info)
+    background.submit(_import_plotting)
+
     import lm_eval
+    import lm_eval.evaluator
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
     import ac_eval.models.lm_eval_models  # noqa: F401  registers the model with lm-eval
+
+    lm_eval.evaluator.add_env_info = lambda storage: storage.update(env_info.result())
 
     out = Path(cfg.output_path)
     (out / "cache").mkdir(parents=True, exist_ok=True)
@@ -255,6 +267,19 @@ def _run(cfg: RunConfig, plan: list[TaskSpec], console) -> dict[str, Any]:
     report = write_outputs(cfg, plan, samples, lm_results, out)
     print_report(report, console)
     return report
+
+
+def _lm_eval_env_info() -> dict[str, Any]:
+    """What lm-eval's `add_env_info` puts in its results (torch's environment report, versions, git hash)."""
+    from lm_eval.loggers.utils import add_env_info
+
+    info: dict[str, Any] = {}
+    add_env_info(info)
+    return info
+
+
+def _import_plotting() -> None:
+    import matplotlib.figure  # noqa: F401
 
 
 def request_parameters(sample: dict, spec: TaskSpec) -> tuple[str, str]:

@@ -187,21 +187,29 @@ class AudioLMBase(LM):
             return f"{AUDIO_ERROR_PREFIX} {e}"
 
     def _batches(self, payloads: list[dict]) -> Iterator[tuple[range, list[AudioInput | None | str]]]:
-        """Yield (index range, decoded audio) per batch, decoding the next batch while the caller works."""
+        """Yield (index range, decoded audio) per batch, decoding the next batch and computing its features while
+        the caller works on this one."""
         spans = [range(i, min(i + self.batch_size, len(payloads))) for i in range(0, len(payloads), self.batch_size)]
+
+        def load(span: range) -> list[AudioInput | None | str]:
+            audios = [self._audio(payloads[i]) for i in span]
+            prepare = getattr(self.backend, "prepare", None)  # features too, off the model's critical path
+            if prepare is not None:
+                try:
+                    prepare([a for a in audios if isinstance(a, AudioInput)])
+                except Exception:  # noqa: BLE001 - the model's path computes them again and names a failing item
+                    pass
+            return audios
+
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending: Future | None = None
             for k, span in enumerate(spans):
                 if pending is None:
-                    pending = pool.submit(lambda s=span: [self._audio(payloads[i]) for i in s])
+                    pending = pool.submit(load, span)
                 t0 = time.perf_counter()
                 audios = pending.result()
                 self.timing["audio_wait_seconds"] += time.perf_counter() - t0
-                pending = (
-                    pool.submit(lambda s=spans[k + 1]: [self._audio(payloads[i]) for i in s])
-                    if k + 1 < len(spans)
-                    else None
-                )
+                pending = pool.submit(load, spans[k + 1]) if k + 1 < len(spans) else None
                 yield span, audios
 
     # ---- one bad item never stops a run ----------------------------------------------------------------------

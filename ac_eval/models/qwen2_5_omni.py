@@ -55,6 +55,7 @@ def load_audio_processor_parts(pretrained: str, revision: str | None = None) -> 
 
 class Qwen25OmniThinkerBackend(Qwen2AudioBackend):
     arch = "qwen2.5-omni"
+    fast_audio = False  # its audio encoder works in windows and its positions come from the ids: the model's own path
 
     def _load_processor(self, pretrained: str, revision: str | None):
         try:
