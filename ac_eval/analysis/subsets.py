@@ -11,7 +11,7 @@ from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks.base import read_json_records, resolve_audio_path
 from ac_eval.evaluation.tasks import TaskSpec, task_yaml
 from ac_eval.files import write_json, write_jsonl, write_text
-from ac_eval.paths import TASK_TEMPLATE as TEMPLATE
+from ac_eval.paths import TASK_TEMPLATE, TASKS_DIR
 
 
 def filter_file(
@@ -112,13 +112,21 @@ def write_subset_tasks(benchmark: str, split: str, keep: str, output: Path, task
 
 def write_task_yamls(base: str, benchmark: str, split: str, metadata_file: Path, tasks_dir: Path, comment: str,
                      conditions: tuple[str, ...] = ("original", "silent"), audio_root: Path | None = None) -> list[str]:
-    """Task YAMLs for a metadata file in a benchmark's format: the base task and one per extra condition."""
+    """Task YAMLs for a metadata file in a benchmark's format: the base task and one per extra condition.
+
+    The folder is self-contained: the template and the `utils.py` lm-eval's `!function`s resolve are copied into
+    it, and a metadata file inside it is named relative to it, so the folder works wherever it is moved."""
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    spec = TaskSpec(base, benchmark, split, metadata_file=str(Path(metadata_file).resolve()),
-                    audio_root=str(audio_root) if audio_root else None)
+    if tasks_dir.resolve() != TASKS_DIR.resolve():
+        for shared in (TASK_TEMPLATE, TASKS_DIR / "utils.py"):
+            write_text(tasks_dir / shared.name, shared.read_text())
+    metadata_file = Path(metadata_file).resolve()
+    if metadata_file.is_relative_to(tasks_dir.resolve()):
+        metadata_file = metadata_file.relative_to(tasks_dir.resolve())
+    spec = TaskSpec(base, benchmark, split, metadata_file=str(metadata_file), audio_root=str(audio_root) if audio_root else None)
     names = []
     for condition in conditions:
         task = spec.under(condition)
-        write_text(tasks_dir / f"{task.name}.yaml", task_yaml(task, include=str(TEMPLATE), comment=comment))
+        write_text(tasks_dir / f"{task.name}.yaml", task_yaml(task, include=TASK_TEMPLATE.name, comment=comment))
         names.append(task.name)
     return names

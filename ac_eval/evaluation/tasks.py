@@ -93,8 +93,16 @@ def declared_specs(include_paths: list[str | Path] = ()) -> dict[str, TaskSpec]:
                                 f"<base task>{task_suffix(condition)} after a task with the original audio")
         benchmark = get_benchmark(meta["benchmark"])
         specs[name] = TaskSpec(base, benchmark.name, meta.get("split", benchmark.default_split), condition,
-                               metadata_file=meta.get("metadata_file"), audio_root=meta.get("audio_root"), yaml=str(path))
+                               metadata_file=_beside(meta.get("metadata_file"), path), audio_root=_beside(meta.get("audio_root"), path),
+                               yaml=str(path))
     return specs
+
+
+def _beside(value: str | None, yaml_path: Path) -> str | None:
+    """A path in a task's metadata: relative ones are relative to the YAML's folder (as tasks/utils.py reads them)."""
+    if not value or Path(value).expanduser().is_absolute():
+        return value
+    return str(yaml_path.parent.resolve() / value)
 
 
 def _alias_of(name: str, bases: set[str]) -> tuple[str, str] | None:
