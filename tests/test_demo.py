@@ -47,5 +47,10 @@ def test_demo_pipeline_quick(tmp_path):
     board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     assert {e["benchmark"] for e in board["entries"]} == {"synthbench_test"}  # never passed off as MMAU
     assert all(e["source"] == "measured" for e in board["entries"])
+    # readable names on the board, one row per model, no path in sight
+    assert sorted(e["model"] for e in board["entries"]) == ["voter-0", "voter-0-grpo", "voter-1", "voter-2"]
+    assert all("/" not in (e["provenance"]["recipe"] or {}).get("base_model", "") for e in board["entries"])
+    labels = list(jsonlines.open(summary["files"]["labels"]))
+    assert set(labels[0]["models"]) == {"voter-0", "voter-1", "voter-2"}
     assert (tmp_path / "grpo" / "final" / "ac_eval_training.json").exists()
     assert json.loads((tmp_path / "demo_summary.json").read_text())["wall_seconds"] > 0

@@ -1,5 +1,6 @@
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def runs(bench_root, tmp_path_factory):
         out.append(run_dir)
     # a model whose name is markup: the page must show it as text
     results = json.loads((out[1] / "results.json").read_text())
-    results["model"]["id"] = MARKUP
+    results["model"]["name"] = MARKUP
     (out[1] / "results.json").write_text(json.dumps(results))
     return out
 
@@ -83,7 +84,7 @@ def test_rows_on_different_metadata_versions_are_marked(runs, tmp_path, capsys):
     current = _measured(runs)
     assert current["delta_n"] == 12 and current["scorer_kind"] == "official"
     older = copy.deepcopy(current)
-    older["model"] = "scored-on-the-older-file"
+    older["model"] = older["model_key"] = "scored-on-the-older-file"
     older["provenance"]["metadata_version"] = "test-mini 2025-03-25 (1f675a9, pre-v05.15.25)"
     board = build_board([current, older, *reported_entries()])
     rows = {e["model"]: e for e in board["entries"] if e["benchmark"] == "mmau_test_mini"}
@@ -111,7 +112,7 @@ def test_reported_entry_needs_a_citation():
         validate_board({"schema_version": 1, "generated": "2026-01-01T00:00:00+00:00", "entries": [entry]})
 
 
-def test_publish_add_and_strong_subset(runs, tmp_path):
+def test_publish_add_and_strong_subset(runs, tmp_path, monkeypatch):
     board_dir = tmp_path / "board"
     assert main(["leaderboard", "publish", str(runs[0]), str(runs[1]), "--output", str(board_dir)]) == 0
     board = json.loads((board_dir / "leaderboard.json").read_text())
@@ -122,11 +123,18 @@ def test_publish_add_and_strong_subset(runs, tmp_path):
     results = json.loads((strong_run / "results.json").read_text())
     results["tasks"] = {"mmau_test_mini_strong": results["tasks"]["mmau_test_mini"]}
     results["config_hash"] = "feedbeef00000000"
+    # the same model typed as a relative path, in a run from before models had a name and key: still one row
+    for field in ("name", "key"):
+        results["model"].pop(field)
+    monkeypatch.chdir(runs[2].parent)
+    results["config"]["model_args"] = "pretrained=./tiny2"
     (strong_run / "results.json").write_text(json.dumps(results))
     assert main(["leaderboard", "add", str(runs[2]), str(strong_run), "--board", str(board_dir)]) == 0
     board = json.loads((board_dir / "leaderboard.json").read_text())
     assert len(board["entries"]) == 3 + 12
-    third = next(e for e in board["entries"] if e["model"].endswith("tiny2"))
+    assert {e["model"] for e in board["entries"] if e["source"] == "measured"} == {"tiny0", MARKUP, "tiny2"}
+    third = next(e for e in board["entries"] if e["model"] == "tiny2")
+    assert third["model_key"] == str((runs[2].parent / "tiny2").resolve())
     assert third["strong_accuracy"] == results["tasks"]["mmau_test_mini_strong"]["conditions"]["original"]["accuracy_official"]
     assert third["strong_n"] == 12
     assert main(["leaderboard", "validate", str(board_dir / "leaderboard.json")]) == 0
@@ -158,16 +166,23 @@ def test_page_in_a_real_browser(runs, tmp_path):
         browser = p.chromium.launch(executable_path=executable, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         problems = []
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
         page.goto((out / "index.html").as_uri())
-        rows = page.locator("#board tbody tr")
+        rows = page.locator("#board tbody tr.row")
         assert rows.count() == n_entries
 
+        def no_horizontal_overflow() -> None:
+            widths = page.evaluate("""() => ({page: document.documentElement.scrollWidth, view: window.innerWidth,
+                wrap: document.querySelector('.table-wrap').scrollWidth, wrapBox: document.querySelector('.table-wrap').clientWidth})""")
+            assert widths["page"] <= widths["view"] and widths["wrap"] <= widths["wrapBox"], widths
+
+        no_horizontal_overflow()
+
         def column(index: int) -> list[str]:
-            return [t.strip() for t in page.locator(f"#board tbody tr td:nth-child({index})").all_inner_texts()]
+            return [t.strip() for t in page.locator(f"#board tbody tr.row td:nth-child({index})").all_inner_texts()]
 
         def numbers(texts):
             return [float(t.split()[0]) for t in texts if t.split()[0] != "—"]
@@ -182,12 +197,38 @@ def test_page_in_a_real_browser(runs, tmp_path):
         models = [t.strip() for t in page.locator("#board tbody td.model .name").all_inner_texts()]
         assert models == sorted(models, key=str.lower) or models == sorted(models)
 
+        # secondary columns live in a details row: open one, it shows them, the page still fits
+        page.select_option("#source-filter", "measured")
+        page.locator("#board tbody tr.row button.toggle").first.click()
+        details = page.locator("#board tbody tr.details")
+        assert details.count() == 1 and "ac_hf/qwen2-audio" in details.inner_text() and "strict with audio" in details.inner_text()
+        no_horizontal_overflow()
+        # measured and reported rows look different
+        page.select_option("#source-filter", "")
+        look = page.evaluate("""() => ['measured', 'reported'].map(s => {
+            const td = document.querySelector('#board tbody tr.row.' + s + ' td:nth-child(4)');
+            const st = getComputedStyle(td); return st.backgroundColor + '|' + st.fontStyle; })""")
+        assert look[0] != look[1], look
+
         page.select_option("#benchmark-filter", "mmar")
         assert set(column(2)) == {"mmar"} and rows.count() == 3
         page.select_option("#benchmark-filter", "mmau_test_mini")
         page.select_option("#source-filter", "measured")
         assert rows.count() == 3 and set(column(3)) == {"measured"}
         assert page.locator("#chart circle").count() == 3  # measured rows have a silent accuracy
+        page.select_option("#benchmark-filter", "")
+        # every plotted benchmark is in the legend; no two drawn labels overlap each other or a point
+        assert set(page.locator("#legend li").all_inner_texts()) == {"mmau_test_mini"}
+        boxes = page.evaluate("""() => [...document.querySelectorAll('#chart text.label, #chart circle')].map(n => {
+            const b = n.getBBox(); return [n.tagName, b.x, b.y, b.x + b.width, b.y + b.height]; })""")
+        labels = [b for b in boxes if b[0] == "text"]
+        assert labels, "no point got a label"
+        for i, a in enumerate(labels):
+            for b in boxes:
+                if b is a:
+                    continue
+                assert not (a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]), (a, b)
+        assert page.locator("#chart g.point title").count() == page.locator("#chart circle").count()  # hover labels
 
         # reported rows beside measured ones carry the metadata tag, with the reason on hover
         page.select_option("#source-filter", "reported")
@@ -197,9 +238,11 @@ def test_page_in_a_real_browser(runs, tmp_path):
         # the model named with markup is shown as text, nothing is injected
         assert MARKUP in [t.strip() for t in page.locator("#board tbody td.model .name").all_inner_texts()]
         assert page.locator("#board img, #chart img, body img").count() == 0
-        assert page.locator("#chart text", has_text=MARKUP[:20]).count() == 1
+        assert page.locator("#chart g.point title", has_text=MARKUP[:20]).count() == 1
+        page.select_option("#source-filter", "")
         shot = tmp_path / "leaderboard.png"
         page.screenshot(path=str(shot), full_page=True)
+        shutil.copy(shot, Path(os.environ.get("AC_EVAL_SCREENSHOT_DIR", tmp_path)) / "leaderboard-1280.png")
         browser.close()
     assert not problems, problems
     assert shot.stat().st_size > 20_000

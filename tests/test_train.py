@@ -69,6 +69,10 @@ def test_recipes_and_overrides():
         stage_config({"name": "x", "kind": "sft", "learning_rate": 1})
     with pytest.raises(ValueError, match="is not a float"):
         stage_config({"name": "x", "kind": "grpo", "beta": "much"})
+    # a shipped recipe by name (what a wheel's users have), and a clear error for a name that is neither
+    assert load_recipe("weak_sft_strong_grpo") == load_recipe(REPO / "trainers" / "weak_sft_strong_grpo.yaml")
+    with pytest.raises(FileNotFoundError, match="not a shipped recipe .*weak_sft_strong_grpo"):
+        load_recipe("weak_to_strong")
 
 
 def test_audio_reaches_every_grpo_forward(backend, task):
@@ -160,7 +164,7 @@ def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path)
     base, final, out, recipe = trained
     record = json.loads((final / "ac_eval_training.json").read_text())
     selection = json.loads((out / "data_selection.json").read_text())
-    assert record["recipe"] == "weak-sft-strong-grpo" and record["base_model"] == str(base)
+    assert record["recipe"] == "weak-sft-strong-grpo" and record["base_model"] == base.name  # readable, not a temporary path
     assert [s["data_sha256"] for s in record["stages"]] == [selection["sft"]["sha256"], selection["grpo"]["sha256"]]
     report = run(RunConfig(tasks=["mmau"], model_args=f"pretrained={final},max_new_tokens=32", data_dir=str(bench_root), limit=5,
                            output_path=str(tmp_path)))
@@ -186,7 +190,7 @@ def test_killed_run_resumes_from_its_checkpoint(task, tmp_path):
     assert not (tmp_path / "out" / "final").exists()
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    assert "resumed sft from checkpoint-" in second.stdout
+    assert "resumed sft from checkpoint-" in second.stdout + second.stderr  # a note beside the progress (stderr)
     assert (tmp_path / "out" / "final" / "ac_eval_training.json").exists()
     assert (tmp_path / "out" / "final" / "COMPLETE").is_file() and (tmp_path / "out" / "sft" / "final" / "COMPLETE").is_file()
     steps = [r["step"] for r in _log(tmp_path / "out" / "sft")]

@@ -50,10 +50,11 @@ class ItemLabel:
 def _model_name(run_dir: Path) -> str:
     from ac_eval.evaluation.runner import read_run
     from ac_eval.models import parse_model_args
+    from ac_eval.models.identity import model_identity
 
-    config = read_run(run_dir)["config"]
-    args = parse_model_args(config["model_args"])
-    return args.get("pretrained") or args.get("model") or run_dir.name
+    results = read_run(run_dir)
+    name = (results.get("model") or {}).get("name")  # runs since the model got a readable name
+    return name or model_identity(parse_model_args(results["config"]["model_args"])).name
 
 
 def _vote(row: dict) -> bool | None:

@@ -33,10 +33,15 @@ def _acc(stats: dict | None) -> dict[str, float | None]:
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
     """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
     from ac_eval.evaluation.runner import read_run
+    from ac_eval.models import parse_model_args
+    from ac_eval.models.identity import model_identity
 
     results = read_run(run_dir)  # refuses a folder whose files are not from one finished run
     model = results.get("model") or {}
     config = results["config"]
+    # Runs written before models had a readable name get one now (a relative checkpoint path resolves from here).
+    identity = model_identity(parse_model_args(config["model_args"]))
+    name, key = model.get("name") or identity.name, model.get("key") or identity.key
     entries = []
     for task, tr in results["tasks"].items():
         conds = tr["conditions"]
@@ -47,7 +52,8 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
         scorer = tr.get("scorer") or {}
         entries.append(
             {
-                "model": model.get("id") or config["model_args"],
+                "model": name,
+                "model_key": key,
                 "benchmark": task,
                 "source": "measured",
                 "accuracy_audio": _acc(conds["original"]),
@@ -106,10 +112,10 @@ def reported_entries(path: Path = REPORTED) -> list[dict[str, Any]]:
 
 def fold_strong_subsets(entries: list[dict]) -> list[dict]:
     """A measured `<task>_strong` entry of a model becomes the strong-subset column of its `<task>` entry."""
-    base = {(e["model"], e["benchmark"]): e for e in entries if e["source"] == "measured"}
+    base = {(model_key(e), e["benchmark"]): e for e in entries if e["source"] == "measured"}
     out = []
     for e in entries:
-        target = base.get((e["model"], e["benchmark"].removesuffix("_strong")))
+        target = base.get((model_key(e), e["benchmark"].removesuffix("_strong")))
         if e["source"] == "measured" and e["benchmark"].endswith("_strong") and target is not None and target is not e:
             target["strong_accuracy"] = e["accuracy_audio"].get("value", e["accuracy_audio"]["official"])
             target["strong_n"] = e["n"]
@@ -118,10 +124,15 @@ def fold_strong_subsets(entries: list[dict]) -> list[dict]:
     return out
 
 
+def model_key(e: dict) -> str:
+    """Rows of one model join on this (its resolved folder or hub id@revision), not on how its name was typed."""
+    return e.get("model_key") or e["model"]
+
+
 def entry_key(e: dict) -> tuple:
     """Rows that describe the same measurement replace each other when a board is updated."""
     p = e["provenance"]
-    return (e["model"], e["benchmark"], e["source"], p.get("config_hash") or p.get("citation"))
+    return (model_key(e), e["benchmark"], e["source"], p.get("config_hash") or p.get("citation"))
 
 
 def mark_metadata_versions(entries: list[dict]) -> list[str]:

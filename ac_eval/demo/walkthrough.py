@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ac_eval.console import make_console
 from ac_eval.files import write_json
 from ac_eval.paths import TRAINERS_DIR
 
@@ -55,7 +56,9 @@ def train_demo_models(output: Path, data: Path, steps: int = 500, console: Conso
 def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console) -> dict:
     from ac_eval.evaluation.runner import RunConfig, run
 
-    return run(RunConfig(tasks=[task], model_args=f"pretrained={model}", conditions=conditions, limit=limit,
+    # The run folder's name (voter-0, voter-0-grpo) is the model's name in labels, tables and the board.
+    return run(RunConfig(tasks=[task], model_args=f"pretrained={model},name={out.name.removesuffix('-train')}",
+                         conditions=conditions, limit=limit,
                          include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
 
 
@@ -81,7 +84,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     from ac_eval.demo.planted_benchmark import write_synthbench
     from ac_eval.training.recipe import load_recipe, run_recipe
 
-    console = Console()
+    console = make_console()
     start = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     console.rule("1. a benchmark with planted truth")

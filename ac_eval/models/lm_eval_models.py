@@ -52,15 +52,11 @@ def _warn(message: str) -> None:
 
 
 def _progress(total: int, description: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    from ac_eval.console import progress as make_progress
+
+    progress = make_progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     return progress, progress.add_task(description, total=total)
 
 
@@ -76,9 +72,11 @@ class AudioLMBase(LM):
         device: str = "cpu",
         batch_size: int | str = 8,
         max_new_tokens: int | str | None = None,
+        name: str | None = None,
         **backend_args: Any,
     ):
         super().__init__()
+        self.name = name  # what results, labels and the board call this model (ac_eval.models.identity)
         self.accelerator = None
         if str(batch_size).strip().lower().startswith("auto"):
             raise ValueError("batch_size=auto is not supported by ac-eval's audio models: give a number, e.g. --batch_size 8")
@@ -94,6 +92,9 @@ class AudioLMBase(LM):
         self.backend = self.make_backend(device=device, **backend_args)
         self.pretrained = self.backend.pretrained
         self.timing = {"model_seconds": 0.0, "audio_wait_seconds": 0.0}
+        # (task, doc_id) of every item whose requests reached this model: lm-eval's request cache answers the rest,
+        # so a resumed run can say how many items came from the cache.
+        self.items_computed: set[tuple[str, int]] = set()
 
     def generation_settings(self, gen_kwargs: dict) -> GenerationSettings:
         """A request's settings: the task's gen_kwargs, with this model's budget where they set none."""
@@ -243,6 +244,7 @@ class AudioLMBase(LM):
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         results: list[str | None] = [None] * len(requests)
         payloads = [req.args[2] if len(req.args) > 2 else {} for req in requests]
+        self.items_computed.update((req.task_name, req.doc_id) for req in requests)
         progress, bar = _progress(len(requests), "generate")
         with progress:
             for span, audios in self._batches(payloads):
@@ -283,6 +285,7 @@ class AudioLMBase(LM):
         from ac_eval.evaluation.lm_eval_tasks import CHOICE_FAILURES, failure_key
 
         items: dict[str, list[int]] = {}
+        self.items_computed.update((req.task_name, req.doc_id) for req in requests)
         for i, req in enumerate(requests):
             key = json.dumps([req.args[0], req.args[2] if len(req.args) > 2 else None], sort_keys=True, default=str)
             items.setdefault(key, []).append(i)

@@ -18,12 +18,28 @@ import yaml
 
 import ac_eval
 from ac_eval.files import write_json, write_text
+from ac_eval.models.identity import model_identity
 from ac_eval.training.data import load_examples, select_stages, to_ms_swift
 from ac_eval.training.stages import is_complete, stage_config
 
 
+def recipe_file(path: str | Path) -> Path:
+    """A recipe file, or the name of a shipped one (`weak_sft_strong_grpo`, found in the installed trainers/)."""
+    from ac_eval.paths import TRAINERS_DIR
+
+    given = Path(path).expanduser()
+    if given.is_file():
+        return given
+    shipped = TRAINERS_DIR / f"{given.name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(f.stem for f in TRAINERS_DIR.glob("*.yaml")))
+    raise FileNotFoundError(f"recipe {path}: no such file, and not a shipped recipe ({names}; in {TRAINERS_DIR})")
+
+
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    recipe = yaml.safe_load(Path(path).read_text())
+    path = recipe_file(path)
+    recipe = yaml.safe_load(path.read_text())
     if not isinstance(recipe, dict) or "stages" not in recipe:
         raise ValueError(f"{path}: a recipe is a mapping with 'stages' (and base_model, data, labels, output)")
     for item in overrides:
@@ -87,7 +103,8 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
         write_json(final / "ac_eval_training.json", {
             "recipe": recipe.get("name"),
             "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16],
-            "base_model": recipe["base_model"],
+            # Readable, never a (temporary) absolute path: a local base is named by its folder, a hub base by its id.
+            "base_model": model_identity({"pretrained": str(recipe["base_model"])}).name,
             "stages": [{"name": c.name, "kind": c.kind, "select": c.select, "data_sha256": counts[c.name]["sha256"],
                         "n": counts[c.name]["n"], "lr": c.lr} for c in configs],
             "harness_version": ac_eval.__version__,

@@ -6,11 +6,26 @@
   // The scorer's figure: official for official scorers; otherwise named by the row's scorer_kind tag.
   const value = (a) => (a.value === undefined ? a.official : a.value);
   const SVG = "http://www.w3.org/2000/svg";
+  const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
   const state = { key: "delta", dir: -1, benchmark: "", source: "" };
+
+  // One name may cover two models (two folders called "final"): those rows get a suffix from their model_key.
+  const keysByName = new Map();
+  for (const e of board.entries) {
+    if (!keysByName.has(e.model)) keysByName.set(e.model, new Set());
+    keysByName.get(e.model).add(e.model_key || e.model);
+  }
+  function displayName(e) {
+    const keys = keysByName.get(e.model);
+    if (keys.size < 2) return e.model;
+    const key = e.model_key || e.model;
+    const parts = key.split("@")[0].split("/").filter(Boolean);
+    return e.model + " (" + (parts.length > 1 ? parts[parts.length - 2] : key.slice(0, 12)) + ")";
+  }
 
   const rows = board.entries.map((e) => ({
     entry: e,
-    model: e.model,
+    model: displayName(e),
     benchmark: e.benchmark,
     source: e.source,
     audio: value(e.accuracy_audio),
@@ -48,16 +63,39 @@
     return state.dir * String(x).localeCompare(String(y));
   }
 
+  const open = new Set(); // rows whose details are shown (by index in board.entries)
+
+  function details(r) {
+    const e = r.entry, p = e.provenance;
+    const items = [
+      ["strict with audio", pct(r.strict_audio)], ["strict silent", pct(r.strict_silent)],
+      ["items with audio", r.n === null || r.n === undefined ? "—" : r.n],
+      ["items silent", e.n_silent === null || e.n_silent === undefined ? "—" : e.n_silent],
+      ["Δ paired over", e.delta_n === null || e.delta_n === undefined ? "—" : e.delta_n + " items"],
+      ["McNemar p", e.mcnemar_p === null || e.mcnemar_p === undefined ? "—" : Number(e.mcnemar_p).toPrecision(2)],
+      ["strong subset items", e.strong_n === null || e.strong_n === undefined ? "—" : e.strong_n],
+      ["backend", r.backend || "—"], ["prompt", p.prompt || "—"], ["scorer", p.scorer || "—"],
+      ["extraction", p.extraction || "—"], ["mode", p.mode || "—"], ["date", r.date || "—"],
+      ["metadata", p.metadata_version || "—"], ["model id", p.model_id || "—"], ["model key", e.model_key || "—"],
+      ["revision", p.revision || "—"], ["config", p.config_hash || "—"], ["source", p.citation || "measured by ac-eval"],
+    ];
+    const dl = el("dl");
+    for (const [k, v] of items) dl.append(el("dt", k), el("dd", v));
+    return dl;
+  }
+
   function renderTable(list) {
     const body = document.querySelector("#board tbody");
     body.replaceChildren();
     for (const r of list) {
-      const tr = el("tr");
+      const id = board.entries.indexOf(r.entry);
+      const tr = el("tr", null, "row " + r.source);
       tr.dataset.benchmark = r.benchmark;
       tr.dataset.source = r.source;
       const model = el("td", null, "model");
       model.append(el("span", r.model, "name"));
-      model.title = r.entry.provenance.model_id || r.entry.provenance.citation || r.model;
+      model.title = r.model + (r.entry.model_key && r.entry.model_key !== r.model ? "\n" + r.entry.model_key : "") +
+        (r.entry.provenance.citation ? "\n" + r.entry.provenance.citation : "");
       if (r.entry.deaf_alarm) model.append(" ", el("span", "deaf?", "tag alarm"));
       if (r.entry.scorer_kind && r.entry.scorer_kind !== "official") {
         model.append(" ", el("span", r.entry.scorer_kind, "tag unofficial"));
@@ -74,10 +112,24 @@
       const delta = el("td", signed(r.delta), r.delta > 0 ? "pos" : r.delta < 0 ? "neg" : "");
       delta.dataset.col = "delta";
       if (r.entry.delta_n !== undefined && r.entry.delta_n !== null) delta.title = "paired over " + r.entry.delta_n + " items";
-      if (r.entry.delta_ci) delta.append(" ", el("span", "[" + signed(r.entry.delta_ci[0]) + ", " + signed(r.entry.delta_ci[1]) + "]", "ci"));
-      tr.append(delta, el("td", pct(r.strong)), el("td", pct(r.strict_audio)), el("td", pct(r.strict_silent)));
-      tr.append(el("td", r.n === null || r.n === undefined ? "—" : r.n), el("td", r.backend), el("td", r.date));
+      if (r.entry.delta_ci) delta.append(el("span", "[" + signed(r.entry.delta_ci[0]) + ", " + signed(r.entry.delta_ci[1]) + "]", "ci"));
+      tr.append(delta, el("td", pct(r.strong)));
+      const more = el("td", null, "more");
+      const button = el("button", open.has(id) ? "▾" : "▸", "toggle");
+      button.setAttribute("aria-expanded", String(open.has(id)));
+      button.setAttribute("aria-label", "details of " + r.model + " on " + r.benchmark);
+      button.addEventListener("click", () => { open.has(id) ? open.delete(id) : open.add(id); render(); });
+      more.append(button);
+      tr.append(more);
       body.append(tr);
+      if (open.has(id)) {
+        const row = el("tr", null, "details " + r.source);
+        const cell = el("td");
+        cell.colSpan = 8;
+        cell.append(details(r));
+        row.append(cell);
+        body.append(row);
+      }
     }
     document.getElementById("row-count").textContent = list.length + " of " + rows.length + " rows";
   }
@@ -103,16 +155,46 @@
     chart.append(svg("line", { x1: x(0), y1: y(0), x2: x(1), y2: y(1), class: "diag" }));
     chart.append(svg("text", { x: x(0.5), y: y(0) + 34, "text-anchor": "middle" }, "accuracy with silence (%)"));
     chart.append(svg("text", { x: 14, y: y(0.5), transform: "rotate(-90 14 " + y(0.5) + ")", "text-anchor": "middle" }, "accuracy with audio (%)"));
-    let skipped = 0;
-    for (const r of list) {
-      if (r.audio === null || r.silent === null || r.audio === undefined || r.silent === undefined) { skipped++; continue; }
-      const g = svg("g", { class: "point" });
+    const benchmarks = [...new Set(rows.map((r) => r.benchmark))].sort();
+    const colour = (b) => PALETTE[benchmarks.indexOf(b) % PALETTE.length];
+    const placed = []; // boxes taken by points and labels, in chart units
+    const overlaps = (a) => a.x0 < 0 || a.x1 > 460 || placed.some((b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1);
+    const points = list.filter((r) => r.audio !== null && r.silent !== null && r.audio !== undefined && r.silent !== undefined);
+    for (const r of points) placed.push({ x0: x(r.silent) - 5, x1: x(r.silent) + 5, y0: y(r.audio) - 5, y1: y(r.audio) + 5 });
+    for (const r of points) {
+      const cx = x(r.silent), cy = y(r.audio);
+      const g = svg("g", { class: "point", tabindex: 0 });
       g.append(svg("title", {}, r.model + " · " + r.benchmark + ": audio " + pct(r.audio) + ", silent " + pct(r.silent)));
-      g.append(svg("circle", { cx: x(r.silent), cy: y(r.audio), r: 5 }));
-      g.append(svg("text", { x: x(r.silent) + 7, y: y(r.audio) - 6 }, r.model.length > 28 ? r.model.slice(0, 27) + "…" : r.model));
+      g.append(svg("circle", { cx: cx, cy: cy, r: 5, fill: colour(r.benchmark) }));
+      const label = r.model.length > 24 ? r.model.slice(0, 23) + "…" : r.model;
+      const w = 6.2 * label.length, h = 12;
+      const spots = [[cx + 8, cy + 4, "start"], [cx - 8, cy + 4, "end"], [cx, cy - 9, "middle"], [cx, cy + 17, "middle"]];
+      for (const [tx, ty, anchor] of spots) {
+        const x0 = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
+        const box = { x0: x0, x1: x0 + w, y0: ty - h + 2, y1: ty + 2 };
+        if (!overlaps(box)) {
+          placed.push(box);
+          g.append(svg("text", { x: tx, y: ty, "text-anchor": anchor, class: "label" }, label));
+          break;
+        }
+      }
       chart.append(g);
     }
-    document.getElementById("chart-note").textContent = skipped ? skipped + " row(s) without a silent accuracy are not plotted." : "";
+    const legend = document.getElementById("legend");
+    legend.replaceChildren();
+    for (const b of benchmarks) {
+      if (!points.some((r) => r.benchmark === b)) continue;
+      const item = el("li", b);
+      const swatch = el("span", null, "swatch");
+      swatch.style.background = colour(b);
+      item.prepend(swatch);
+      legend.append(item);
+    }
+    const skipped = list.length - points.length;
+    const unlabelled = chart.querySelectorAll("g.point").length - chart.querySelectorAll("g.point text.label").length;
+    document.getElementById("chart-note").textContent =
+      (skipped ? skipped + " row(s) without a silent accuracy are not plotted. " : "") +
+      (unlabelled ? unlabelled + " point(s) are labelled on hover only." : "");
   }
 
   function render() {
@@ -125,7 +207,7 @@
     }
   }
 
-  for (const th of document.querySelectorAll("#board th")) {
+  for (const th of document.querySelectorAll("#board th[data-key]")) {
     th.addEventListener("click", () => {
       if (state.key === th.dataset.key) state.dir = -state.dir;
       else { state.key = th.dataset.key; state.dir = th.dataset.type === "num" ? -1 : 1; }
