@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output_path", default="runs/latest")
     p.add_argument("--no_cache", action="store_true", help="do not reuse or write the request cache (no resume)")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
+                   help="the final tables: rich, plain (tab-separated) or json (the whole report on stdout; everything "
+                        "else goes to stderr); piped output is never cut at 80 columns")
 
 
 def _run_config(args):
@@ -101,20 +105,26 @@ def _run_config(args):
 
 def cmd_run(args) -> int:
     from ac_eval.analysis.report import status_lines
+    from ac_eval.console import make_console
     from ac_eval.evaluation.runner import EXIT_NO_AUDIO, NoAudioError, run
 
     cfg = _run_config(args)
+    fmt = getattr(args, "format", "rich")
+    console = make_console(fmt, stderr=fmt == "json")  # json: stdout carries the report alone
     try:
-        report = run(cfg)
+        report = run(cfg, console)
     except NoAudioError as e:
         print(f"ac-eval: error: {e}", file=sys.stderr)
         return EXIT_NO_AUDIO
     if not report:  # the non-zero ranks of a data-parallel run
         return 0
     status = report["run_status"]
-    print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/")
+    notes = sys.stderr if fmt == "json" else sys.stdout
+    print(f"\nwrote {cfg.output_path}/results.json, report.md, samples.jsonl and lm_eval/", file=notes)
     for line in status_lines(status):
-        print(line)
+        print(line, file=notes)
+    if fmt == "json":
+        print(json.dumps(report, indent=2, default=str))
     for problem in status["problems"]:
         print(f"ac-eval: {problem}", file=sys.stderr)
     if status["exit_code"]:
@@ -159,8 +169,6 @@ def cmd_demo(args) -> int:
 
 
 def cmd_labels(args) -> int:
-    from rich.console import Console
-
     from ac_eval.analysis.labels import (
         chance_account,
         import_audiomcq,
@@ -168,8 +176,9 @@ def cmd_labels(args) -> int:
         silent_votes,
         write_labels,
     )
+    from ac_eval.console import make_console
 
-    console = Console()
+    console = make_console()
     if args.from_audiomcq:
         labels = import_audiomcq(Path(args.from_audiomcq))
     else:
@@ -233,6 +242,7 @@ def cmd_filter(args) -> int:
 
 def cmd_split_report(args) -> int:
     from ac_eval.analysis.paper_tables import print_tables, split_report, to_markdown
+    from ac_eval.console import make_console
 
     report = split_report(Path(args.labels), [Path(d) for d in args.run_dirs],
                           args.names.split(",") if args.names else None)
@@ -240,7 +250,11 @@ def cmd_split_report(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "split_report.json", report)
     write_text(out / "split_report.md", to_markdown(report))
-    print_tables(report)
+    if args.format == "json":
+        print(json.dumps(report, indent=2, default=str))
+        print(f"wrote {out / 'split_report.json'} and split_report.md", file=sys.stderr)
+        return 0
+    print_tables(report, make_console(args.format))
     print(f"wrote {out / 'split_report.json'} and split_report.md")
     return 0
 
@@ -288,12 +302,22 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from rich.console import Console
+    from dataclasses import asdict
+
     from rich.table import Table
 
+    from ac_eval.console import make_console
     from ac_eval.models import parse_model_args
     from ac_eval.models.catalogue import CATALOGUE, can_run_here
 
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        rows = []
+        for e in CATALOGUE.values():
+            ok, why = can_run_here(e)
+            rows.append({**asdict(e), "ready_here": ok, "here": why})
+        print(json.dumps(rows, indent=2))
+        return 0
     table = Table(title="Model catalogue: ac-eval --model NAME --tasks ...", title_justify="left")
     for col in ("name", "backend", "model", "needs", "here", "notes"):
         table.add_column(col, overflow="fold")
@@ -302,7 +326,7 @@ def cmd_models(args) -> int:
         backend = e.model + (f"/{e.arch}" if e.arch else "")
         table.add_row(e.name, backend, next(iter(parse_model_args(e.model_args).values())), ", ".join(e.needs),
                       "[green]yes[/]" if ok else f"[yellow]{why}[/]", e.notes)
-    Console().print(table)
+    make_console(fmt).print(table)
     return 0
 
 
@@ -344,9 +368,14 @@ def cmd_train(args) -> int:
 
 def cmd_report(args) -> int:
     from ac_eval.analysis.report import print_report
+    from ac_eval.console import make_console
     from ac_eval.evaluation.runner import read_run
 
-    print_report(read_run(args.run_dir))
+    report = read_run(args.run_dir)
+    if args.format == "json":
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print_report(report, make_console(args.format))
     return 0
 
 
@@ -470,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")
     p.add_argument("run_dirs", nargs="*", help="ac-eval run folders (one per model) with the silent condition")
     p.add_argument("--output", required=True, help="labels.jsonl")
-    p.add_argument("--names", help="comma-separated model names, one per run (default: pretrained= of each run)")
+    p.add_argument("--names", help="comma-separated model names, one per run (default: each run's model name: name= model_arg, else the checkpoint folder or hub id)")
     p.add_argument("--k", type=int, default=2, help="weak if at least k models are right with silence (default: 2)")
     p.add_argument("--condition", default="silent", help="the null condition that votes (default: silent)")
     p.add_argument("--rotation-need", default="all", choices=["all", "most"],
@@ -494,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True)
     p.add_argument("--names", help="comma-separated model names, one per run")
     p.add_argument("--output", required=True, help="folder for split_report.json and .md")
+    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
+                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
     p.set_defaults(func=cmd_split_report)
 
     p = sub.add_parser("leaderboard", help="publish runs as a validated leaderboard.json and a static page")
@@ -517,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  stages.sft.lr=1e-4 stages.grpo.max_steps=20 stages.grpo.num_generations=4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--recipe", required=True, help="a recipe file, e.g. trainers/weak_sft_strong_grpo.yaml")
+    p.add_argument("--recipe", required=True,
+                   help="a recipe file, or a shipped recipe's name: all_sft, all_grpo, mixed_sft_mixed_grpo, "
+                        "weak_sft_strong_grpo, mixed_sft_strong_grpo")
     p.add_argument("overrides", nargs="*", help="key=value settings that replace the recipe's")
     p.add_argument("--output", help="where stages, checkpoints, logs and the final model go")
     p.add_argument("--device", default="cpu", help="cpu, or cuda (each process of accelerate launch takes its GPU)")
@@ -543,10 +576,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("models", help="the catalogue of the paper's systems, with what each needs")
+    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
+                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
+    p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("report", help="print the tables of a finished run")
     p.add_argument("run_dir")
+    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
+                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -180,3 +180,13 @@ def test_rotation_votes_with_a_missing_rotation(tmp_path):
     # a solves every rotation, b has one rotation missing (unknown), c fails one: 1 sure, 1 unknown -> undetermined
     assert label.label == "weak" and label.label_rotation == "undetermined"
     assert label.votes_rotation == 1 and label.n_valid_votes_rotation == 2 and label.n_rotations == 4
+
+
+def test_metadata_notes_say_what_they_mean():
+    from ac_eval.analysis.report import load_notes_line
+
+    assert load_notes_line({"load_issues": {}}) is None
+    line = load_notes_line({"load_issues": {"duplicate_choices": 3, "answer_not_in_choices": 1, "skipped: bad json": 2}})
+    assert "duplicate_choices: 3 item(s) (two choices are equal ignoring case and spaces" in line
+    assert "answer_not_in_choices: 1 item(s) (the gold answer is not one of the item's choices" in line
+    assert "skipped: bad json: 2 item(s) (left out of the run)" in line

@@ -87,6 +87,8 @@ def test_rerun_resumes_from_cache(generate_run, monkeypatch):
     again = run(cfg)
     for task in ("mmau_test_mini", "mmar"):
         assert again["tasks"][task]["conditions"] == first["tasks"][task]["conditions"]
+    assert first["cache"] == {"items": 200, "evaluated": 200, "from_cache": 0}
+    assert again["cache"] == {"items": 200, "evaluated": 0, "from_cache": 200}  # and the run says so
 
 
 def test_choice_mode(tiny_ckpt, bench_root, tmp_path):
@@ -136,8 +138,10 @@ def test_audio_errors_are_counted_and_the_run_goes_on(tiny_ckpt, bench_root, tmp
     import soundfile as sf
 
     sf.write(root / "mmau" / records[0]["audio_id"], np.zeros(1600, dtype=np.float32) + 0.1, 16000)
-    again = run(cfg)["tasks"]["mmau_test_mini"]["conditions"]["original"]
+    rerun = run(cfg)
+    again = rerun["tasks"]["mmau_test_mini"]["conditions"]["original"]
     assert again["n_audio_error"] == 1 and again["n_scored"] == 5
+    assert rerun["cache"]["evaluated"] == 2 and rerun["cache"]["from_cache"] == rerun["cache"]["items"] - 2
     assert run(RunConfig(**{**cfg.__dict__, "max_error_rate": 0.5}))["run_status"]["exit_code"] == 0
 
 

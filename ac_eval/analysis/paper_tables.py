@@ -99,10 +99,11 @@ def to_markdown(report: dict) -> str:
 
 
 def print_tables(report: dict, console=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from ac_eval.console import make_console
+
+    console = console or make_console()
     for title, header, rows in tables(report):
         table = Table(title=title, title_justify="left")
         for i, h in enumerate(header):

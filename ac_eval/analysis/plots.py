@@ -1,43 +1,50 @@
-"""One picture per task of a run (PNG and SVG): per subset, accuracy with audio, under each null condition, and
-the random-guess level."""
+"""One picture per task of a run (PNG and SVG): one panel per subset field (MMAU: task, difficulty, sub-category;
+MMAR: modality, category; ...), each group's accuracy under every condition, and the random-guess level.
+
+Horizontal bars, so long sub-category names stay readable. Every condition has its own colour (the same in every
+plot), named in the legend. A group a condition has no scored item for is drawn as a hatched outline reading
+"no data", never as a 0% bar; a real 0% is a labelled "0%"."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+# Fixed per condition, so a colour means the same thing in every plot of every run.
+CONDITION_COLOURS = {
+    "original": "#1f77b4",
+    "silent": "#ff7f0e",
+    "silent_matched": "#2ca02c",
+    "silent_rotated": "#9467bd",
+    "noise": "#8c564b",
+    "shuffled": "#e377c2",
+    "none": "#7f7f7f",
+}
+EXTRA_COLOURS = ["#17becf", "#bcbd22", "#d62728"]  # conditions added later, before they get their own entry
+BAR = 0.22  # inches per bar
+NO_DATA = "no data"
+
+
+def condition_label(cond: str) -> str:
+    return "with audio" if cond == "original" else cond.replace("_", " ")
+
+
+def condition_colour(cond: str, order: list[str]) -> str:
+    if cond in CONDITION_COLOURS:
+        return CONDITION_COLOURS[cond]
+    extra = [c for c in order if c not in CONDITION_COLOURS]
+    return EXTRA_COLOURS[extra.index(cond) % len(EXTRA_COLOURS)]
+
+
+def _accuracy(stats: dict | None) -> float | None:
+    """The plotted figure, or None when no item of the group was scored under the condition."""
+    if not stats or not stats.get("n_scored"):
+        return None
+    return stats.get("accuracy")
+
 
 def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Path]:
-    # A bare Figure (Agg canvas), not pyplot: no global state, no GUI backend probing, 0.2 s less import per run.
-    from matplotlib.figure import Figure
-
-    conds = task_report["conditions"]
-    anchor = conds.get("original") or next(iter(conds.values()))
-    key = task_report["subset_keys"][0]  # MMAU task, MMAR modality, MMSU category
-    groups = ["Overall", *anchor["subsets"][key]]
-
-    def stats(cond: str, group: str) -> dict | None:
-        s = conds[cond]
-        return s if group == "Overall" else s["subsets"][key].get(group)
-
-    width = 0.8 / len(conds)
-    fig = Figure(figsize=(max(6, 1.1 * len(groups) * len(conds)), 4))
-    ax = fig.subplots()
-    colours = {"original": "#1f77b4", "silent": "#ff7f0e"}
-    for j, cond in enumerate(conds):
-        values = [100 * ((stats(cond, g) or {}).get("accuracy") or 0) for g in groups]
-        xs = [i + (j - (len(conds) - 1) / 2) * width for i in range(len(groups))]
-        label = "with audio" if cond == "original" else cond
-        ax.bar(xs, values, width, label=label, color=colours.get(cond))
-    guess = [100 * (stats(next(iter(conds)), g) or {}).get("random_guess", 0) for g in groups]
-    for i, g in enumerate(guess):
-        ax.hlines(g, i - 0.45, i + 0.45, colors="black", linestyles="dashed", label="random guess" if i == 0 else None)
-    ax.set_xticks(range(len(groups)), [f"{g}\n(n={stats(next(iter(conds)), g)['n_total']})" for g in groups])
-    ax.set_ylabel(f"{(task_report.get('scorer') or {}).get('kind', 'official')} accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(f"{task}: accuracy with audio vs without")
-    ax.legend(loc="upper right", fontsize="small")
-    fig.tight_layout()
+    fig = task_figure(task, task_report)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{task}.png", out_dir / f"{task}.svg"]
     for p in paths:
@@ -45,3 +52,61 @@ def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Pat
         fig.savefig(tmp, dpi=120)
         tmp.replace(p)
     return paths
+
+
+def task_figure(task: str, task_report: dict[str, Any]):
+    """The matplotlib Figure of one task's report (see the module's docstring)."""
+    # A bare Figure (Agg canvas), not pyplot: no global state, no GUI backend probing, 0.2 s less import per run.
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    conds = list(task_report["conditions"])
+    stats_of = task_report["conditions"]
+    panels: list[tuple[str, list[str]]] = [("overall", ["Overall"])]
+    for key in task_report.get("subset_keys") or []:
+        groups = sorted({g for c in conds for g in (stats_of[c].get("subsets") or {}).get(key, {})})
+        if groups:
+            panels.append((key, groups))
+
+    def stats(cond: str, key: str, group: str) -> dict | None:
+        return stats_of[cond] if key == "overall" else (stats_of[cond].get("subsets") or {}).get(key, {}).get(group)
+
+    heights = [len(groups) * len(conds) * BAR + 0.5 for _, groups in panels]
+    longest = max(len(g) for _, groups in panels for g in groups)
+    fig = Figure(figsize=(7 + 0.07 * min(longest, 60), sum(heights) + 1.0))
+    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
+    scorer = (task_report.get("scorer") or {}).get("kind", "official")
+    any_missing = False
+    for ax, (key, groups) in zip(axes, panels):
+        band = 0.8 / len(conds)
+        for j, cond in enumerate(conds):
+            for i, group in enumerate(groups):
+                y = i + (j - (len(conds) - 1) / 2) * band
+                acc = _accuracy(stats(cond, key, group))
+                if acc is None:
+                    any_missing = True
+                    ax.barh(y, 100, band, fill=False, hatch="///", edgecolor="#bbbbbb", linewidth=0.5)
+                    ax.text(1, y, NO_DATA, va="center", fontsize=6, color="#777777")
+                    continue
+                ax.barh(y, 100 * acc, band, color=condition_colour(cond, conds))
+                ax.text(100 * acc + 1, y, f"{100 * acc:.0f}%", va="center", fontsize=6)
+        for i, group in enumerate(groups):  # the chance level of the group's own items
+            guess = next((s["random_guess"] for c in conds if (s := stats(c, key, group)) and s.get("random_guess")), None)
+            if guess is not None:
+                ax.vlines(100 * guess, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
+        counts = [max((stats(c, key, g) or {}).get("n_total", 0) for c in conds) for g in groups]
+        ax.set_yticks(range(len(groups)), [f"{g} (n={n})" for g, n in zip(groups, counts)], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 108)
+        ax.set_title(key, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[-1].set_xlabel(f"{scorer} accuracy (%)")
+    handles = [Patch(color=condition_colour(c, conds), label=condition_label(c)) for c in conds]
+    handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.8, label="random guess"))
+    if any_missing:
+        handles.append(Patch(fill=False, hatch="///", edgecolor="#bbbbbb", label=NO_DATA))
+    fig.legend(handles=handles, loc="upper right", fontsize="small", ncols=min(4, len(handles)))
+    fig.suptitle(f"{task}: accuracy with audio vs without, per subset", x=0.01, ha="left", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / (sum(heights) + 1.0)))
+    return fig

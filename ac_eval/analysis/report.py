@@ -175,6 +175,26 @@ def deaf_warning(task_report: dict[str, Any]) -> str | None:
     )
 
 
+# What each note of the metadata loader means: they describe the benchmark's file, not the model's answers.
+LOAD_NOTES = {
+    "answer_not_in_choices": "the gold answer is not one of the item's choices (kept; scored by the official rule as is)",
+    "duplicate_choices": "two choices are equal ignoring case and spaces (kept; the token rule cannot tell them apart)",
+    "duplicate_id": "an id seen before in the file (kept as a separate item)",
+}
+
+
+def load_notes_line(task_report: dict[str, Any]) -> str | None:
+    """One line on what the loader noticed in the metadata, each note with its meaning."""
+    issues = task_report.get("load_issues") or {}
+    if not issues:
+        return None
+    parts = []
+    for name, n in issues.items():
+        meaning = LOAD_NOTES.get(name, "left out of the run" if name.startswith("skipped:") else "")
+        parts.append(f"{name}: {n} item(s)" + (f" ({meaning})" if meaning else ""))
+    return "metadata notes: " + "; ".join(parts)
+
+
 def counts_line(task_report: dict[str, Any]) -> str:
     parts = []
     for c, s in task_report["conditions"].items():
@@ -211,8 +231,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         if warning:
             lines += ["", f"> **{warning}**"]
         lines += ["", significance_line(tr), "", counts_line(tr), ""]
-        if tr.get("load_issues"):
-            lines += [f"Loader: {tr['load_issues']}", ""]
+        if load_notes_line(tr):
+            lines += [load_notes_line(tr), ""]
     status = report.get("run_status")
     if status:
         lines += ["## Run status", "", f"Exit code {status['exit_code']}: {status['meaning']}.", ""]
@@ -231,10 +251,11 @@ def status_lines(status: dict[str, Any]) -> list[str]:
 
 
 def print_report(report: dict[str, Any], console=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from ac_eval.console import make_console
+
+    console = console or make_console()
     for task, tr in report["tasks"].items():
         header, rows = table_rows(tr, max_values=TERMINAL_MAX_VALUES)
         table = Table(title=f"{task}: audio contribution ({accuracy_label(tr)}; Δ paired, n in brackets)",
@@ -255,5 +276,5 @@ def print_report(report: dict[str, Any], console=None) -> None:
             from rich.panel import Panel
 
             console.print(Panel(warning, style="bold red"))
-        if tr.get("load_issues"):
-            console.print(f"loader: {tr['load_issues']}", style="dim")
+        if load_notes_line(tr):
+            console.print(load_notes_line(tr), style="dim")

@@ -56,7 +56,11 @@ class RunConfig:
 
 
 def _cache_prefix(cfg: RunConfig) -> str:
-    key = json.dumps([cfg.model, cfg.model_args, cfg.mode, ac_eval.__version__], sort_keys=True)
+    from ac_eval.models import format_model_args, parse_model_args
+
+    # A model's display name does not change its answers: renaming it keeps the cache.
+    model_args = format_model_args({k: v for k, v in parse_model_args(cfg.model_args).items() if k != "name"})
+    key = json.dumps([cfg.model, model_args, cfg.mode, ac_eval.__version__], sort_keys=True)
     return str(Path(cfg.output_path) / "cache" / hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
@@ -165,11 +169,10 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     every file is written whole under a temporary name and renamed, results.json last, all stamped with one run id."""
     import os
 
-    from rich.console import Console
-
+    from ac_eval.console import make_console
     from ac_eval.files import FolderLock
 
-    console = console or Console()
+    console = console or make_console()
     check_settings(cfg)
     plan = plan_tasks(cfg.tasks, cfg.conditions, cfg.mode, cfg.include_paths)
     for line in preflight_audio(cfg, plan):
@@ -198,6 +201,7 @@ def _run(cfg: RunConfig, plan: list[TaskSpec], console) -> dict[str, Any]:
     import ac_eval.models.lm_eval_models  # noqa: F401  registers the model with lm-eval
 
     lm_eval.evaluator.add_env_info = lambda storage: storage.update(env_info.result())
+    lm_eval.evaluator.get_git_commit_hash = _quiet_git_hash  # lm-eval's prints "fatal: not a git repository"
 
     out = Path(cfg.output_path)
     (out / "cache").mkdir(parents=True, exist_ok=True)
@@ -254,8 +258,15 @@ def _run(cfg: RunConfig, plan: list[TaskSpec], console) -> dict[str, Any]:
         lm_results["results"].update(results["results"])
         lm_results["configs"].update(results["configs"])
         lm_results.setdefault("versions", {}).update(results.get("versions", {}))
+    computed = lm.gather_object(len(getattr(lm, "items_computed", ())))  # every rank, before the others leave
     if lm.rank != 0:
         return {}
+    n_items = sum(len(v) for v in samples.values())
+    n_computed = min(n_items, sum(computed))
+    lm_results["cache"] = {"items": n_items, "evaluated": n_computed, "from_cache": n_items - n_computed}
+    if n_items - n_computed:
+        console.print(f"resumed: {n_items - n_computed} of {n_items} items came from the request cache "
+                      f"({out / 'cache'}); {n_computed} evaluated now")
     lm_results["model"] = _model_provenance(cfg, lm)
     lm_results["timing"] = {**getattr(lm, "timing", {}), "world_size": lm.world_size}
     lm_results["chat_template"] = lm.chat_template() if hasattr(lm, "chat_template") else None
@@ -276,6 +287,18 @@ def _lm_eval_env_info() -> dict[str, Any]:
     info: dict[str, Any] = {}
     add_env_info(info)
     return info
+
+
+def _quiet_git_hash() -> str | None:
+    """The git commit of the current folder, as lm-eval records it, without git's complaint on stderr outside a
+    repository (ac-eval runs anywhere; piped logs should carry only what matters)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def _import_plotting() -> None:
@@ -384,6 +407,7 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
         ).encode()).hexdigest()[:16],
         "chat_template": lm_results.get("chat_template"),
         "timing": lm_results.get("timing"),
+        "cache": lm_results.get("cache"),
         "generation": lm_results.get("generation"),
         "lm_eval_results": lm_results["results"],
         "tasks": tasks_report,
@@ -492,14 +516,19 @@ def _write_mmau_submission(path: Path, records, scores) -> None:
 
 
 def _model_provenance(cfg: RunConfig, lm: Any) -> dict[str, Any]:
-    """Who was evaluated: model id and revision, backend, and (for checkpoints our trainers wrote) the training
-    record they carry in `ac_eval_training.json`."""
+    """Who was evaluated: a readable name and a join key (ac_eval.models.identity), model id and revision, backend,
+    and (for checkpoints our trainers wrote) the training record they carry in `ac_eval_training.json`."""
     from ac_eval.models import parse_model_args
+    from ac_eval.models.catalogue import CATALOGUE, resolve
+    from ac_eval.models.identity import model_identity
 
-    args = parse_model_args(cfg.model_args)
+    args = parse_model_args(resolve(cfg.model, cfg.model_args)[1])
     pretrained = args.get("pretrained") or args.get("model")
     backend = getattr(lm, "backend", None)
+    identity = model_identity(args, cfg.model if cfg.model in CATALOGUE else None)
     info: dict[str, Any] = {
+        "name": identity.name,
+        "key": identity.key,
         "id": pretrained,
         "revision": args.get("revision"),
         "lm_eval_model": MODEL_ALIASES.get(cfg.model, cfg.model),

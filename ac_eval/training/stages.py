@@ -243,20 +243,16 @@ def batch_order(n: int, batch: int, steps: int, seed: int) -> list[list[int]]:
 
 
 class Logger:
-    """jsonl file + rich progress bar, on the main process only."""
+    """jsonl file + progress (a rich bar on a terminal, log lines otherwise), on the main process only."""
 
     def __init__(self, path: Path, total: int, description: str, enabled: bool = True):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+        from ac_eval.console import progress
 
         self.path = path
         self.enabled = enabled
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not enabled)
         self.task = self.progress.add_task(description, total=total, info="")
 

@@ -1,0 +1,77 @@
+"""Output that survives pipes: full-width tables, plain and json formats, progress as log lines on stderr."""
+
+import io
+import json
+import subprocess
+import sys
+
+from ac_eval.cli import main
+from ac_eval.console import LogProgress, progress
+from ac_eval.models.catalogue import CATALOGUE
+
+
+def _ac_eval(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "ac_eval", *args], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_piped_tables_are_full_width_and_greppable():
+    out = _ac_eval("models")
+    for entry in CATALOGUE.values():
+        lines = [line for line in out.splitlines() if f" {entry.name} " in line]
+        assert len(lines) == 1, (entry.name, lines)  # one row, one line: `ac-eval models | grep NAME` works
+        model_id = next(iter(entry.model_args.split(",")))
+        assert model_id.split("=", 1)[1] in lines[0]
+    assert "…" not in out
+
+
+def test_models_as_json_and_plain():
+    rows = json.loads(_ac_eval("models", "--json"))
+    assert [r["name"] for r in rows] == list(CATALOGUE) and all(isinstance(r["ready_here"], bool) for r in rows)
+    plain = _ac_eval("models", "--format", "plain").splitlines()
+    assert plain[0].startswith("# Model catalogue") and plain[1].split("\t")[:3] == ["name", "backend", "model"]
+    assert len(plain) == 2 + len(CATALOGUE) and all(line.count("\t") == 5 for line in plain[1:])
+
+
+def test_progress_is_log_lines_when_not_interactive():
+    stream = io.StringIO()
+    with LogProgress(every=1000, stream=stream) as bar:
+        task = bar.add_task("generate", total=4)
+        for _ in range(3):
+            bar.advance(task)
+        assert stream.getvalue() == ""  # nothing yet: less than `every` seconds passed
+        bar.advance(task)
+    assert stream.getvalue().splitlines() == [stream.getvalue().splitlines()[0]]  # one line at completion, not two
+    assert stream.getvalue().startswith("generate: 4/4 (100%)")
+    stream = io.StringIO()
+    with LogProgress(every=0, stream=stream) as bar:
+        task = bar.add_task("train", total=10, info="")
+        bar.update(task, advance=5, info="loss 0.5")
+    assert stream.getvalue().splitlines()[0].startswith("train: 5/10 (50%)") and "loss 0.5" in stream.getvalue()
+    assert isinstance(progress(), LogProgress)  # pytest's stderr is not a terminal
+
+
+def test_run_as_json_keeps_stdout_for_the_report(tiny_ckpt, bench_root, tmp_path, capsys):
+    assert main(["--model_args", f"pretrained={tiny_ckpt},name=my-model", "--tasks", "mmau", "--mode", "choice", "--limit", "3",
+                 "--data_dir", str(bench_root), "--output_path", str(tmp_path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # nothing but the report on stdout
+    assert report["tasks"]["mmau_test_mini"]["conditions"]["original"]["n_total"] == 3
+    assert report["model"]["name"] == "my-model" and report["model"]["key"] == str(tiny_ckpt.resolve())
+    assert "score choices: 6/6 (100%)" in captured.err  # progress reached stderr as a log line
+    assert main(["report", str(tmp_path), "--format", "plain"]) == 0
+    plain = capsys.readouterr().out
+    assert any(line.split("\t")[0] == "Overall" for line in plain.splitlines())
+
+
+def test_a_piped_table_keeps_its_title_on_one_line():
+    from rich.table import Table
+
+    from ac_eval.console import OutputConsole
+
+    stream = io.StringIO()
+    table = Table(title="a title much longer than the narrow table below it, which rich would wrap at its width")
+    table.add_column("n")
+    table.add_row("1")
+    OutputConsole(file=stream).print(table)
+    assert stream.getvalue().splitlines()[0].strip() == table.title and table.title  # restored afterwards

@@ -1,0 +1,57 @@
+"""The per-task picture: a panel per subset field, a colour per condition, "no data" unlike 0%."""
+
+import copy
+
+from matplotlib.colors import to_hex
+
+from ac_eval.analysis.plots import CONDITION_COLOURS, NO_DATA, plot_task, task_figure
+
+
+def _group(n: int, correct: int) -> dict:
+    return {"n_total": n, "n_scored": n, "accuracy": correct / n if n else None, "n_correct": correct, "random_guess": 0.25}
+
+
+def _report() -> dict:
+    """MMAU-shaped: three subset fields; silent lacks the 'music' group; speech is a real 0% with audio."""
+    subsets = {"task": {"sound": _group(4, 2), "speech": _group(4, 0), "music": _group(2, 1)},
+               "difficulty": {"easy": _group(6, 2), "hard": _group(4, 1)},
+               "sub-category": {"Acoustic Source Inference": _group(5, 2), "Counting": _group(5, 1)}}
+    original = {**_group(10, 3), "subsets": subsets}
+    silent = copy.deepcopy(original)
+    del silent["subsets"]["task"]["music"]
+    rotated = copy.deepcopy(silent)
+    return {"subset_keys": ["task", "difficulty", "sub-category"],
+            "conditions": {"original": original, "silent": silent, "silent_rotated": rotated}}
+
+
+def test_every_subset_field_gets_a_panel_and_no_data_is_not_zero(tmp_path):
+    fig = task_figure("mmau_test_mini", _report())
+    axes = fig.axes
+    assert [ax.get_title(loc="left") for ax in axes] == ["overall", "task", "difficulty", "sub-category"]
+    task_ax = axes[1]
+    labels = [t.get_text() for t in task_ax.get_yticklabels()]
+    assert labels == ["music (n=2)", "sound (n=4)", "speech (n=4)"]
+    texts = [t.get_text() for t in task_ax.texts]
+    assert texts.count(NO_DATA) == 2  # music under silent and silent_rotated
+    assert "0%" in texts  # speech with audio: a real zero, labelled
+    filled = [to_hex(b.get_facecolor()) for b in task_ax.patches if b.get_fill()]
+    hatched = [b for b in task_ax.patches if not b.get_fill()]
+    assert len(hatched) == 2 and all(b.get_hatch() for b in hatched)
+    colours = {CONDITION_COLOURS[c] for c in ("original", "silent", "silent_rotated")}
+    assert set(filled) == colours and len(colours) == 3  # one colour per condition
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:3] == ["with audio", "silent", "silent rotated"] and NO_DATA in legend and "random guess" in legend
+    paths = plot_task("mmau_test_mini", _report(), tmp_path)
+    assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_mmar_fields_and_an_unknown_condition_get_their_own_colour():
+    report = _report()
+    report["subset_keys"] = ["modality", "category"]
+    for cond in report["conditions"].values():
+        cond["subsets"] = {"modality": cond["subsets"]["task"], "category": cond["subsets"]["difficulty"]}
+    report["conditions"]["future_condition"] = copy.deepcopy(report["conditions"]["silent"])
+    fig = task_figure("mmar", report)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["overall", "modality", "category"]
+    filled = {to_hex(b.get_facecolor()) for b in fig.axes[0].patches if b.get_fill()}
+    assert len(filled) == 4
