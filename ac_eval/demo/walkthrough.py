@@ -23,7 +23,9 @@ from ac_eval.files import write_json
 from ac_eval.paths import TRAINERS_DIR
 
 VOTER_SEEDS = (0, 1, 2)
-SFT_SETTINGS = ["stages.sft.per_device_batch=8", "stages.sft.bf16=false", "stages.sft.lr=3e-3", "stages.sft.save_steps=100000"]
+# The shipped voters were trained with AdamW (0.9, 0.999) and no weight decay: pinned, so a rebuild matches them.
+SFT_SETTINGS = ["stages.sft.per_device_batch=8", "stages.sft.bf16=false", "stages.sft.lr=3e-3", "stages.sft.save_steps=100000",
+                "stages.sft.weight_decay=0", "stages.sft.adam_beta2=0.999"]
 GEN = "max_gen_toks=16"
 
 

@@ -4,6 +4,7 @@ step TRL gets wrong: its log-prob pass drops them and the model trains deaf)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 
@@ -36,9 +37,12 @@ def repeat_inputs(inputs: dict[str, torch.Tensor], g: int) -> dict[str, torch.Te
 def sample(backend, model, inputs: dict, cfg: GRPOStageConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """(completion ids, completion mask) sampled with the audio in the inputs; mask ends at the first end token."""
     eos = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    out = model.generate(**inputs, do_sample=True, temperature=cfg.temperature, top_k=cfg.top_k,
-                         max_new_tokens=cfg.max_completion_length, pad_token_id=backend.tokenizer.pad_token_id,
-                         eos_token_id=eos)
+    # A sampled audio placeholder would make the log-prob passes expect features for it: never sample one.
+    audio_token = getattr(backend, "audio_token", None)
+    suppress = [backend.tokenizer.convert_tokens_to_ids(audio_token)] if audio_token else None
+    out = model.generate(**inputs, do_sample=True, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                         repetition_penalty=cfg.repetition_penalty, max_new_tokens=cfg.max_completion_length,
+                         pad_token_id=backend.tokenizer.pad_token_id, eos_token_id=eos, suppress_tokens=suppress)
     completion = out[:, inputs["input_ids"].shape[1] :]
     is_eos = completion == eos
     first = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.full_like(is_eos[:, 0], completion.shape[1], dtype=torch.long))
@@ -46,12 +50,14 @@ def sample(backend, model, inputs: dict, cfg: GRPOStageConfig) -> tuple[torch.Te
     return completion, mask
 
 
-def completion_logprobs(backend, model, inputs: dict, completion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-token log-probabilities of `completion` after prompt + audio (audio features included)."""
+def completion_logprobs(backend, model, inputs: dict, completion: torch.Tensor, mask: torch.Tensor,
+                        temperature: float = 1.0) -> torch.Tensor:
+    """Per-token log-probabilities of `completion` after prompt + audio (audio features included), under the
+    sampling temperature: the distribution the completions were drawn from (ms-swift and TRL divide likewise)."""
     full = dict(inputs)
     full["input_ids"] = torch.cat([inputs["input_ids"], completion], dim=1)
     full["attention_mask"] = torch.cat([inputs["attention_mask"], mask], dim=1)
-    logits = backend.forward(model, full)[:, inputs["input_ids"].shape[1] - 1 : -1].float()
+    logits = backend.forward(model, full)[:, inputs["input_ids"].shape[1] - 1 : -1].float() / temperature
     return torch.log_softmax(logits, -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
 
@@ -60,7 +66,10 @@ def group_advantages(rewards: torch.Tensor, g: int) -> torch.Tensor:
     return ((grouped - grouped.mean(1, keepdim=True)) / (grouped.std(1, keepdim=True) + EPS)).flatten()
 
 
-def grpo_loss(backend, model, ref_model, examples, audios, cfg: GRPOStageConfig) -> tuple[torch.Tensor | None, dict]:
+def grpo_loss(backend, model, ref_model, examples, audios, cfg: GRPOStageConfig,
+              ref_autocast=contextlib.nullcontext) -> tuple[torch.Tensor | None, dict]:
+    """The GRPO loss of one batch of prompts. `ref_autocast`: the context the reference runs in (the trainer passes
+    accelerate's autocast, so under bf16 the reference computes as the policy does)."""
     system = PROMPTS["audiomcq"].system
     g = cfg.num_generations
     encoded = backend.encode([backend.chat_prompt(e.user_text, system) for e in examples], audios)
@@ -75,9 +84,9 @@ def grpo_loss(backend, model, ref_model, examples, audios, cfg: GRPOStageConfig)
     scored = [total_reward(t, e.record.answer) for t, e in zip(texts, [e for e in examples for _ in range(g)])]
     rewards = torch.tensor([s[0] for s in scored], device=completion.device)
     advantages = group_advantages(rewards, g)
-    policy = completion_logprobs(backend, model, prompt_inputs, completion, mask)
-    with torch.no_grad():
-        reference = completion_logprobs(backend, ref_model, prompt_inputs, completion, mask)
+    policy = completion_logprobs(backend, model, prompt_inputs, completion, mask, cfg.temperature)
+    with torch.no_grad(), ref_autocast():
+        reference = completion_logprobs(backend, ref_model, prompt_inputs, completion, mask, cfg.temperature)
     delta = reference - policy
     kl = torch.exp(delta) - delta - 1  # k3 estimator, per token
     per_token = -torch.exp(policy - policy.detach()) * advantages[:, None] + cfg.beta * kl
@@ -100,20 +109,14 @@ def train_grpo(base: str, examples: list, cfg: GRPOStageConfig, stage_dir: Path,
         raise ValueError(f"per_device_batch {cfg.per_device_batch} must be a multiple of num_generations {cfg.num_generations}")
     stage_dir.mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(stage_dir)
-    accelerator, backend, model = setup(str(resume) if resume else base, cfg, device)
-    # The reference is the stage's starting policy, frozen (also after a resume: reload it from `base`).
-    if resume:
-        from ac_eval.models import load_backend
-
-        ref_model = load_backend(base, device=str(accelerator.device)).model
-    else:
-        ref_model = copy.deepcopy(backend.model)
-    ref_model.eval().requires_grad_(False)
+    accelerator, backend, model = setup(base, cfg, device)  # a resume loads its state below
+    ref_model = copy.deepcopy(backend.model).eval().requires_grad_(False)  # the stage's starting policy, frozen
     prompts_per_device = cfg.per_device_batch // cfg.num_generations
     steps = cfg.max_steps or max(1, int(cfg.epochs * len(examples) / (prompts_per_device * accelerator.num_processes)))
     optimizer, schedule = optimizer_and_schedule(model, cfg, steps)
     model, optimizer = accelerator.prepare(model, optimizer)
-    start = restore(resume, optimizer, schedule) if resume else 0
+    accelerator.register_for_checkpointing(schedule)  # not prepared: that would step it once per process
+    start = restore(resume, accelerator) if resume else 0
     order = batch_order(len(examples), prompts_per_device * accelerator.num_processes, steps * cfg.grad_accum, cfg.seed)
     main = accelerator.is_main_process
     with Logger(stage_dir / "log.jsonl", steps, f"grpo {cfg.name}", enabled=main) as logger:
@@ -130,13 +133,13 @@ def train_grpo(base: str, examples: list, cfg: GRPOStageConfig, stage_dir: Path,
                 errors += len(failed)
                 if not batch:
                     continue
-                loss, metrics = grpo_loss(backend, model, ref_model, batch, audios, cfg)
+                loss, metrics = grpo_loss(backend, model, ref_model, batch, audios, cfg, accelerator.autocast)
                 if loss is None:
                     too_long += metrics["skipped_too_long"]
                     continue
                 accelerator.backward(loss / cfg.grad_accum)
                 step_metrics.append(metrics)
-            end_step(step, steps, cfg, stage_dir, backend, model, optimizer, schedule, accelerator)
+            end_step(step, steps, cfg, stage_dir, model, optimizer, schedule, accelerator)
             merged = {k: sum(m[k] for m in step_metrics) / max(1, len(step_metrics)) for k in (step_metrics[0] if step_metrics else {})}
             logger.log(step + 1, {**merged, "lr": schedule.get_last_lr()[0], "audio_errors": errors,
                                   "skipped_too_long": too_long},

@@ -1,7 +1,7 @@
-"""The paper's GRPO rewards (AudioMCQ; R1-AQA's definitions with the paper's weights).
+"""The paper's GRPO rewards (AudioMCQ's ms-swift plugin: R1-AQA's definitions with the paper's weights).
 
-- accuracy (weight 2.0): the text inside the first <answer>...</answer>, stripped, equals the option text,
-  ignoring case; no tag -> 0.
+- accuracy (weight 2.0): the text inside the first <answer>...</answer> (tags in any case), or the whole
+  completion when there is no tag pair, stripped, equals the option text, ignoring case.
 - format (weight 0.5): the whole stripped completion starts with <answer>, ends with </answer>, and holds
   exactly one of each tag.
 """
@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import re
 
-ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 ACCURACY_WEIGHT = 2.0
 FORMAT_WEIGHT = 0.5
 
 
-def accuracy_reward(completion: str, answer: str) -> float:
+def answer_text(completion: str) -> str:
+    """What the accuracy reward compares: the first tag's content, else the whole completion (the plugin's fallback)."""
     match = ANSWER.search(completion)
-    return float(match is not None and match.group(1).strip().lower() == answer.strip().lower())
+    return (match.group(1) if match else completion).strip()
+
+
+def accuracy_reward(completion: str, answer: str) -> float:
+    return float(answer_text(completion).lower() == answer.strip().lower())
 
 
 def format_reward(completion: str) -> float:

@@ -50,11 +50,12 @@ def train_sft(base: str, examples: list, cfg: StageConfig, stage_dir: Path, devi
     """Run (or resume) one SFT stage; returns the folder of the final model."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(stage_dir)
-    accelerator, backend, model = setup(str(resume) if resume else base, cfg, device)
+    accelerator, backend, model = setup(base, cfg, device)
     steps = total_steps(cfg, len(examples), accelerator.num_processes)
     optimizer, schedule = optimizer_and_schedule(model, cfg, steps)
     model, optimizer = accelerator.prepare(model, optimizer)
-    start = restore(resume, optimizer, schedule) if resume else 0
+    accelerator.register_for_checkpointing(schedule)  # not prepared: that would step it once per process
+    start = restore(resume, accelerator) if resume else 0
     global_batch = cfg.per_device_batch * accelerator.num_processes
     order = batch_order(len(examples), global_batch, steps * cfg.grad_accum, cfg.seed)
     main = accelerator.is_main_process
@@ -77,7 +78,7 @@ def train_sft(base: str, examples: list, cfg: StageConfig, stage_dir: Path, devi
                     continue
                 accelerator.backward(loss / cfg.grad_accum)
                 losses.append(loss.item())
-            end_step(step, steps, cfg, stage_dir, backend, model, optimizer, schedule, accelerator)
+            end_step(step, steps, cfg, stage_dir, model, optimizer, schedule, accelerator)
             metrics = {"loss": sum(losses) / max(1, len(losses)), "lr": schedule.get_last_lr()[0], "audio_errors": errors,
                        "skipped_too_long": too_long}
             logger.log(step + 1, metrics)

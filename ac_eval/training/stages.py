@@ -33,7 +33,10 @@ class StageConfig:
     epochs: float = 2.0
     max_steps: int | None = None  # overrides epochs when set
     max_length: int = 1024
-    weight_decay: float = 0.0
+    # ms-swift's defaults, which the paper's scripts keep: AdamW with weight decay 0.1 and betas (0.9, 0.95).
+    weight_decay: float = 0.1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
     max_grad_norm: float = 1.0
     bf16: bool = False
     gradient_checkpointing: bool = False
@@ -77,8 +80,10 @@ class GRPOStageConfig(StageConfig):
     per_device_batch: int = 8  # completions per device, as in ms-swift (prompts = batch / generations)
     num_generations: int = 8
     beta: float = 0.001
-    temperature: float = 1.5
+    temperature: float = 1.5  # sampling, and the log-probs of policy and reference are tempered by it (as ms-swift/TRL)
     top_k: int = 4
+    top_p: float = 0.9  # ms-swift pins these; the checkpoint's generation_config must not decide them
+    repetition_penalty: float = 1.0
     max_completion_length: int = 128
     max_length: int = 2048
     max_steps: int | None = 2000
@@ -99,9 +104,7 @@ def setup(base: str, cfg: StageConfig, device: str = "cpu"):
     from ac_eval.models import load_backend
 
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if cfg.bf16 else "no")
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    seed_everything(cfg.seed)  # the same on every rank while the model (and any LoRA adapter) is built
     backend = load_backend(base, device=str(accelerator.device))
     model = backend.model
     if cfg.freeze_audio_encoder:
@@ -120,14 +123,22 @@ def setup(base: str, cfg: StageConfig, device: str = "cpu"):
                                                  lora_dropout=0.0))
         backend.model = model
     model.train()
+    # From here on each rank draws its own samples (GRPO completions, dropout): one seed per rank, as TRL does.
+    seed_everything(cfg.seed + accelerator.process_index)
     return accelerator, backend, model
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)  # CPU and every CUDA device
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def optimizer_and_schedule(model, cfg: StageConfig, total_steps: int):
     from transformers import get_cosine_schedule_with_warmup
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.adam_beta1, cfg.adam_beta2))
     schedule = get_cosine_schedule_with_warmup(optimizer, math.ceil(cfg.warmup_ratio * total_steps), total_steps)
     return optimizer, schedule
 
@@ -146,7 +157,8 @@ def load_example_audio(examples, sample_rate: int) -> tuple[list, list[AudioInpu
 
 # ---- checkpoints --------------------------------------------------------------------------------------------------
 def save_model(backend, model, path: Path, accelerator) -> None:
-    """Weights + whatever the backend loads its inputs from, so `path` loads like the base checkpoint."""
+    """Weights + whatever the backend loads its inputs from, so `path` loads like the base checkpoint. Called once,
+    when a stage is done: a LoRA model is merged here (in place; training is over)."""
     path.mkdir(parents=True, exist_ok=True)
     unwrapped = accelerator.unwrap_model(model)
     if hasattr(unwrapped, "merge_and_unload"):  # LoRA: save a plain checkpoint the harness can load
@@ -164,29 +176,30 @@ def save_model(backend, model, path: Path, accelerator) -> None:
             shutil.copy(source, path / extra)
 
 
-def save_checkpoint(stage_dir: Path, step: int, backend, model, optimizer, schedule, accelerator, keep: int = 2) -> Path:
+def save_checkpoint(stage_dir: Path, step: int, accelerator, keep: int = 2) -> Path:
+    """Everything a resume needs, through accelerate's `save_state` on every rank: the model (LoRA adapters
+    unmerged; DeepSpeed's sharded engine state under ZeRO), the optimizer (each rank's shard), the registered
+    schedule, and every rank's RNG states (python, numpy, torch CPU and CUDA). COMPLETE is written last."""
     path = stage_dir / f"checkpoint-{step}"
-    save_model(backend, model, path, accelerator)
-    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step,
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
-               path / "trainer_state.pt")
-    write_text(path / "COMPLETE", str(step))  # written last: a checkpoint without it was interrupted mid-save
-    for old in sorted(checkpoints(stage_dir), key=_step_of)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    accelerator.save_state(str(path))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_text(path / "step.json", json.dumps({"step": step}))
+        write_text(path / "COMPLETE", str(step))
+        for old in sorted(checkpoints(stage_dir), key=_step_of)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
     return path
 
 
-def end_step(step: int, steps: int, cfg: StageConfig, stage_dir: Path, backend, model, optimizer, schedule, accelerator) -> None:
-    """Clip, step optimizer and schedule, and save a checkpoint every `save_steps` (main process; all wait)."""
+def end_step(step: int, steps: int, cfg: StageConfig, stage_dir: Path, model, optimizer, schedule, accelerator) -> None:
+    """Clip, step optimizer and schedule, and save a checkpoint every `save_steps` (every rank takes part)."""
     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
     optimizer.step()
     schedule.step()
     optimizer.zero_grad()
     if (step + 1) % cfg.save_steps == 0 and step + 1 < steps:
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            save_checkpoint(stage_dir, step + 1, backend, model, optimizer, schedule, accelerator)
-        accelerator.wait_for_everyone()
+        save_checkpoint(stage_dir, step + 1, accelerator)
 
 
 def finish(stage_dir: Path, backend, model, accelerator) -> Path:
@@ -220,14 +233,11 @@ def _step_of(path: Path) -> int:
     return int(path.name.split("-")[-1])
 
 
-def restore(checkpoint: Path, optimizer, schedule) -> int:
-    state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
-    return int(state["step"])
+def restore(checkpoint: Path, accelerator) -> int:
+    """Load a checkpoint's state into the prepared model, optimizer and registered schedule, and every rank's
+    RNGs; returns the number of finished steps."""
+    accelerator.load_state(str(checkpoint))
+    return int(json.loads((checkpoint / "step.json").read_text())["step"])
 
 
 # ---- batches and logs ---------------------------------------------------------------------------------------------
