@@ -37,6 +37,7 @@ from ac_eval.models.generation import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
 MAX_BODY_MB = 32.0  # a 10-minute 16 kHz float WAV, base64, is about 51 MB: raise it for longer clips
 MAX_QUEUE = 64
+DRAIN_MB = 256.0  # a refused body up to this size is read and dropped so its sender gets the 413; beyond, reset
 REQUEST_TIMEOUT_S = 300.0  # longest wait for the model before a 503
 MAX_AUDIO_SECONDS = 600.0
 SOCKET_TIMEOUT_S = 60.0  # a client that stops sending mid-request is dropped after this
@@ -199,7 +200,8 @@ def make_server(backend, host: str = "127.0.0.1", port: int = 8000, model_name: 
                 text = self._generate(prompt, audio, settings)
             except RequestError as e:
                 if e.status == 413:
-                    self.close_connection = True  # the body was not read: the connection cannot be reused
+                    self._discard_body()
+                    self.close_connection = True  # the body was not (wholly) read: the connection cannot be reused
                 self._error(e.status, str(e), {"Retry-After": "5"} if e.status == 503 else None)
                 return
             except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
@@ -209,6 +211,19 @@ def make_server(backend, host: str = "127.0.0.1", port: int = 8000, model_name: 
                 self._stream(text)
             else:
                 self._json(200, _completion(name, text))
+
+        def _discard_body(self) -> None:
+            """Read and drop a refused body (never stored), up to DRAIN_MB: closing on a client that is still
+            sending resets the connection, and it would see a broken pipe instead of the 413 that says why."""
+            left = min(int(self.headers.get("Content-Length", "0").strip() or 0), int(DRAIN_MB * 2**20))
+            try:
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            except OSError:
+                pass  # the client gave up: nothing to answer
 
         def _body(self) -> dict:
             length = self.headers.get("Content-Length")
