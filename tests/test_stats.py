@@ -65,3 +65,11 @@ def test_rotation_chance_agrees_with_simulation():
     most = (rng.integers(0, k, size=(items, k)) == 0).sum(axis=1) >= 2
     assert most.mean() == pytest.approx(guess_rate(k, rotations=k, need=2), abs=0.002)
     assert vote_chance_rate(1.0, 3, 2) == 1.0 and vote_chance_rate(0.0, 3, 2) == 0.0
+
+
+def test_wilson_interval():
+    from ac_eval.analysis.stats import wilson_interval
+
+    low, high = wilson_interval(8, 10)
+    assert round(low, 3) == 0.490 and round(high, 3) == 0.943  # the textbook value
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == 1.0 and wilson_interval(0, 0) is None

@@ -1,7 +1,9 @@
-"""Statistics of audio contribution: paired bootstrap interval, exact McNemar test, chance rates of the weak vote."""
+"""Statistics of audio contribution: paired bootstrap interval, exact McNemar test, chance rates of the weak vote,
+Wilson intervals of accuracies."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from math import comb
 
@@ -69,3 +71,13 @@ def guess_rate(n_options: int, rotations: int = 1, need: int | None = None) -> f
 def weak_by_chance(n_options: int, n_voters: int = 3, k: int = 2, rotations: int = 1, need: int | None = None) -> float:
     """Probability that the k-of-n weak vote labels an item weak when every voter only guesses."""
     return vote_chance_rate(guess_rate(n_options, rotations, need), n_voters, k)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion k/n (95% for z=1.96); None when n is 0."""
+    if n == 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
