@@ -216,6 +216,16 @@ def cmd_labels(args) -> int:
             f"{r['expected_weak_if_all_guess']:.2f}; "
             f"{r['paper_weak_not_weak_under_rotation']} paper-rule weak items are strong under rotation"
         )
+    if "prior" in account:
+        r = account["prior"]
+        console.print(f"prior rule (silent answer is not the no-question answer): {r['weak']} weak of {r['n_items']} "
+                      f"({100 * r['weak_share']:.1f}%), {r['undetermined']} undetermined; "
+                      f"{r['paper_weak_explained_by_prior']} paper-rule weak items are explained by the prior")
+    if "counterfactual" in account:
+        r = account["counterfactual"]
+        console.print(f"counterfactual rule (right on every twin with another answer): {r['weak']} weak of "
+                      f"{r['n_items']} ({100 * r['weak_share']:.1f}%); {r['items_with_twins']} items have twins; "
+                      f"{r['paper_weak_ruled_out_by_twins']} paper-rule weak items are ruled out by their twins")
     write_json(Path(args.output).with_suffix(".summary.json"), account)
     return 0
 
@@ -514,7 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", required=True, help="the input metadata (json, jsonl, parquet or a folder of parquet)")
     p.add_argument("--output", required=True)
     p.add_argument("--split", help="mmau: test-mini (default) or test")
-    p.add_argument("--label-field", default="label", help="label (paper rule, default) or label_rotation")
+    p.add_argument("--label-field", default="label",
+                   help="label (paper rule, default), label_rotation, label_prior or label_counterfactual")
     p.add_argument("--tasks_dir", help="where the subset's task YAMLs go (default: next to --output)")
     p.set_defaults(func=cmd_filter)
 

@@ -190,3 +190,52 @@ def test_metadata_notes_say_what_they_mean():
     assert "duplicate_choices: 3 item(s) (two choices are equal ignoring case and spaces" in line
     assert "answer_not_in_choices: 1 item(s) (the gold answer is not one of the item's choices" in line
     assert "skipped: bad json: 2 item(s) (left out of the run)" in line
+
+
+def test_prior_and_counterfactual_rules(tmp_path, capsys):
+    """Three models with a default answer 'high': right with silence on every 'high' item. Items t1/t2 share their
+    text (question and options) but not their answer: twins, so no model solves them from the text. Item u is
+    unique and answered right by everyone with silence (its text gives it away)."""
+    def row(item, answer, chosen, correct, condition="silent", key=None):
+        return {"id": item, "condition": condition, "status": "ok", "correct": correct, "chosen": chosen,
+                "answer": answer, "text_key": key or f"k-{item}"}
+
+    runs = []
+    for name in "abc":
+        rows = [
+            row("t1", "high", 0, True, key="pitch"),   # the default answer happens to be right
+            row("t2", "low", 0, False, key="pitch"),   # ... and wrong on the twin
+            row("u", "dog", 1, True),                  # the text gives it away
+            # with no question at all: 'high' (option 0) for the pitch twins, nothing readable for u
+            row("t1", "high", 0, True, "silent-no-question"), row("t2", "low", 0, False, "silent-no-question"),
+            {**row("u", "dog", None, False, "silent-no-question"), "status": "unparseable"},
+        ]
+        runs.append(_fake_run(tmp_path / name, rows))
+    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(runs, list("abc")))}
+    assert {i: lbl.label for i, lbl in labels.items()} == {"t1": "weak", "t2": "strong", "u": "weak"}  # paper rule
+    assert {i: lbl.label_counterfactual for i, lbl in labels.items()} == {"t1": "strong", "t2": "strong", "u": "weak"}
+    assert labels["t1"].n_twins == 1 and labels["u"].n_twins == 0
+    assert {i: lbl.label_prior for i, lbl in labels.items()} == {"t1": "strong", "t2": "strong", "u": "weak"}
+    assert labels["t1"].prior_match_by_model == {"a": True, "b": True, "c": True}
+    out = tmp_path / "labels.jsonl"
+    assert main(["labels", *map(str, runs), "--names", "a,b,c", "--output", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "counterfactual rule" in said and "prior rule" in said
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["counterfactual"]["paper_weak_ruled_out_by_twins"] == 1 and summary["counterfactual"]["items_with_twins"] == 2
+    assert summary["prior"]["paper_weak_explained_by_prior"] == 1
+    from ac_eval.analysis.labels import read_labels
+
+    assert read_labels(out, "label_counterfactual") == {"t1": "strong", "t2": "strong", "u": "weak"}
+
+
+def test_text_key_ignores_option_order_and_case():
+    from ac_eval.evaluation.records import AudioRef, Record, text_key
+
+    def rec(question, choices):
+        return Record("mmau", "x", question, choices, choices[0], AudioRef("x.wav"))
+
+    a = rec("Is the tone high or low?", ["high", "low"])
+    b = rec("is the tone  HIGH or low?", ["Low", "high"])
+    c = rec("Is the tone high or low?", ["high", "low", "none"])
+    assert text_key(a) == text_key(b) != text_key(c)

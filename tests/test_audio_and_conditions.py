@@ -57,6 +57,6 @@ def test_silent_matched_follows_clip_length(tmp_path):
 
 
 def test_conditions_registry_names():
-    assert set(CONDITIONS) == {"original", "silent", "silent-matched", "silent-rotated", "noise", "shuffled", "none"}
+    assert set(CONDITIONS) == {"original", "silent", "silent-matched", "silent-rotated", "silent-no-question", "noise", "shuffled", "none"}
     with pytest.raises(KeyError, match="unknown condition"):
         get_condition("noise-typo")

@@ -69,3 +69,17 @@ def test_every_null_condition_runs_end_to_end(tiny_ckpt, bench_root, tmp_path):
         p.relative_to(tmp_path / "lm_eval").as_posix() for p in (tmp_path / "lm_eval").rglob("samples_mmar_shuffled*.jsonl"))))]
     for row in shuffled:  # each item heard another item's clip
         assert row["doc"]["id"] not in row["arguments"]["gen_args_0"]["arg_2"]["audio"]["path"]
+
+
+def test_silent_no_question_keeps_options_and_drops_the_question():
+    from ac_eval.evaluation.conditions import get_condition
+    from ac_eval.evaluation.prompts import get_prompt
+    from ac_eval.evaluation.records import AudioRef, Record
+
+    record = Record("mmau", "q1", "Is the tone high or low?", ["high", "low"], "high", AudioRef("x.wav"))
+    condition = get_condition("silent-no-question")
+    (asked,) = condition.expand([record])
+    assert asked.id == "q1" and asked.choices == record.choices and asked.answer == "high" and asked.question == ""
+    text = get_prompt("audiomcq", "mmau").user_text(asked)
+    assert text.startswith("Please choose the answer from the following options: ['high', 'low']")
+    assert not condition.reads_clip and condition.audio_for(record.audio, 16000).array.shape == (480000,)

@@ -21,7 +21,7 @@ def _report() -> dict:
     del silent["subsets"]["task"]["music"]
     rotated = copy.deepcopy(silent)
     return {"subset_keys": ["task", "difficulty", "sub-category"],
-            "conditions": {"original": original, "silent": silent, "silent_rotated": rotated}}
+            "conditions": {"original": original, "silent": silent, "silent-rotated": rotated}}
 
 
 def test_every_subset_field_gets_a_panel_and_no_data_is_not_zero(tmp_path):
@@ -32,17 +32,23 @@ def test_every_subset_field_gets_a_panel_and_no_data_is_not_zero(tmp_path):
     labels = [t.get_text() for t in task_ax.get_yticklabels()]
     assert labels == ["music (n=2)", "sound (n=4)", "speech (n=4)"]
     texts = [t.get_text() for t in task_ax.texts]
-    assert texts.count(NO_DATA) == 2  # music under silent and silent_rotated
+    assert texts.count(NO_DATA) == 2  # music under silent and silent-rotated
     assert "0%" in texts  # speech with audio: a real zero, labelled
     filled = [to_hex(b.get_facecolor()) for b in task_ax.patches if b.get_fill()]
     hatched = [b for b in task_ax.patches if not b.get_fill()]
     assert len(hatched) == 2 and all(b.get_hatch() for b in hatched)
-    colours = {CONDITION_COLOURS[c] for c in ("original", "silent", "silent_rotated")}
+    colours = {CONDITION_COLOURS[c] for c in ("original", "silent", "silent-rotated")}
     assert set(filled) == colours and len(colours) == 3  # one colour per condition
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend[:3] == ["with audio", "silent", "silent rotated"] and NO_DATA in legend and "random guess" in legend
     paths = plot_task("mmau_test_mini", _report(), tmp_path)
     assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_every_condition_has_its_own_colour():
+    from ac_eval.evaluation.conditions import CONDITIONS
+
+    assert set(CONDITION_COLOURS) == set(CONDITIONS) and len(set(CONDITION_COLOURS.values())) == len(CONDITIONS)
 
 
 def test_mmar_fields_and_an_unknown_condition_get_their_own_colour():

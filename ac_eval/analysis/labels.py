@@ -5,6 +5,16 @@ Paper rule: an item is *weak* if at least k of the N models answer it correctly 
 guessers), so where the runs include the `silent-rotated` condition a second, chance-corrected label is
 written: a model "solves" an item without audio only if it is right under every rotation of the options.
 
+Neither rule tells "the text gives the answer away" from "the answer happens to be the model's default" (under
+silence small and large models fall back on answer priors, and a prior is right on every rotation). Where the runs
+include `silent-no-question` (silence, the options, no question), a third label is written, the prior rule: a
+model's silent right answer counts only if it differs from the option it picks with no question at all.
+
+The counterfactual rule uses twins the benchmark already has: items with the same question and the same options
+but another answer. Their text cannot tell their answers apart, so a model "solves" such an item without audio
+only if it is right with silence on it and on every twin (a default answer is right on some twins, never on all);
+an item without twins is voted on as in the paper's rule. Needs runs whose samples carry `text_key`.
+
 A vote is a model's own answer (right, wrong, unreadable or empty). A missing row, an audio or request error
 or an invalid prediction is no vote at all, never a wrong one: an item whose label would change with the
 missing votes is `undetermined` (counted and listed), and every label carries its number of valid votes.
@@ -42,6 +52,13 @@ class ItemLabel:
     n_valid_votes_rotation: int | None = None
     n_rotations: int | None = None  # times each model was asked (1 for items whose options cannot be rotated)
     rotations_by_model: dict[str, str] = field(default_factory=dict)  # model -> "right/asked"
+    label_prior: str | None = None  # weak | strong | undetermined under the prior rule, where measured
+    votes_prior: int | None = None
+    n_valid_votes_prior: int | None = None
+    prior_match_by_model: dict[str, bool | None] = field(default_factory=dict)  # silent answer == no-question answer
+    label_counterfactual: str | None = None  # weak | strong | undetermined under the counterfactual rule
+    votes_counterfactual: int | None = None
+    n_twins: int | None = None  # items with this item's question and options but another answer
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
@@ -82,7 +99,8 @@ class Votes:
 
 
 def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condition: str = "silent") -> Votes:
-    items: dict[tuple[str, str], dict] = defaultdict(lambda: {"silent": {}, "rotated": defaultdict(list)})
+    items: dict[tuple[str, str], dict] = defaultdict(
+        lambda: {"silent": {}, "rotated": defaultdict(list), "silent_chosen": {}, "prior_chosen": {}})
     run_dirs = [Path(d) for d in run_dirs]
     names = list(names) if names else [_model_name(d) for d in run_dirs]
     if len(names) != len(run_dirs):
@@ -104,7 +122,13 @@ def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condi
             if row["condition"] == condition:
                 item = items[(row["benchmark"], row["id"])]
                 item["silent"][model] = _vote(row)
+                item["silent_chosen"][model] = row.get("chosen")
                 item["n_choices"] = row["n_choices"]
+                item["text_key"], item["answer"] = row.get("text_key"), row.get("answer")
+            elif row["condition"] == "silent-no-question":
+                # the option picked with no question (None: no answer to compare, e.g. unreadable or failed)
+                answered = row.get("status", "ok") in ANSWER_STATUSES and row.get("chosen") is not None
+                items[(row["benchmark"], row["id"])]["prior_chosen"][model] = row["chosen"] if answered else None
             elif row["condition"] == "silent-rotated":
                 source = rotation_source(row["id"])
                 if source:
@@ -130,6 +154,7 @@ def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[It
     if k < 1 or k > len(models):
         raise ValueError(f"k={k} with {len(models)} run(s): k must be between 1 and the number of runs "
                          f"(the paper: 2 of 3 models)")
+    twins = _counterfactual_twins(votes)
     labels = []
     for (benchmark, item_id), item in sorted(votes.items.items()):
         if not item["silent"]:
@@ -147,8 +172,63 @@ def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[It
             label.rotations_by_model = {m: f"{sum(v is True for v in r)}/{len(r)}"
                                         for m, r in sorted(item["rotated"].items())}
             label.n_rotations = asked
+        if item["prior_chosen"]:
+            prior = {m: _beyond_prior(silent[m], item["silent_chosen"].get(m), item["prior_chosen"].get(m, "missing"))
+                     for m in models}
+            label.votes_prior = sum(v is True for v in prior.values())
+            label.n_valid_votes_prior = sum(v is not None for v in prior.values())
+            label.label_prior = _three_valued(list(prior.values()), k)
+            label.prior_match_by_model = {m: (None if item["prior_chosen"].get(m) is None
+                                              else item["prior_chosen"][m] == item["silent_chosen"].get(m))
+                                          for m in models}
+        if twins is not None:
+            mine = twins.get((benchmark, item_id), [])
+            solved = {m: _solved_with_twins(silent[m], [votes.items[t]["silent"].get(m) for t in mine]) for m in models}
+            label.votes_counterfactual = sum(v is True for v in solved.values())
+            label.label_counterfactual = _three_valued(list(solved.values()), k)
+            label.n_twins = len(mine)
         labels.append(label)
     return labels
+
+
+def _norm_answer(answer: Any) -> str:
+    return " ".join(str(answer).lower().split())
+
+
+def _counterfactual_twins(votes: Votes) -> dict[tuple[str, str], list[tuple[str, str]]] | None:
+    """Per item, the items with its text_key and another answer; None when the runs predate text_key."""
+    with_silent = {key: item for key, item in votes.items.items() if item["silent"]}
+    if not with_silent or any(item.get("text_key") is None for item in with_silent.values()):
+        return None
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for key, item in with_silent.items():
+        groups[(key[0], item["text_key"])].append(key)
+    twins = {}
+    for key, item in with_silent.items():
+        twins[key] = [other for other in groups[(key[0], item["text_key"])]
+                      if _norm_answer(votes.items[other]["answer"]) != _norm_answer(item["answer"])]
+    return twins
+
+
+def _solved_with_twins(vote: bool | None, twin_votes: list[bool | None]) -> bool | None:
+    """Solved from the text: right with silence here and on every twin (None where a missing vote could decide)."""
+    if vote is not True:
+        return vote
+    if any(v is False for v in twin_votes):
+        return False
+    return None if any(v is None for v in twin_votes) else True
+
+
+def _beyond_prior(silent_vote: bool | None, silent_chosen: Any, prior_chosen: Any) -> bool | None:
+    """A model's vote under the prior rule: right with silence AND not the option it picks with no question.
+    A wrong or unreadable silent answer is no solve; a right one with no prior answer to compare is unknown."""
+    if silent_vote is not True:
+        return silent_vote
+    if prior_chosen == "missing" or silent_chosen is None:
+        return None  # no no-question row for this model: it cannot be said whether the prior explains it
+    if prior_chosen is None:
+        return True  # with no question the model gives no option: the right silent answer is not its prior
+    return prior_chosen != silent_chosen
 
 
 def _needed(n_asked: int, need: str) -> int:
@@ -200,7 +280,25 @@ def chance_account(labels: list[ItemLabel], k: int = 2, rotation_need: str = "al
             "expected_weak_if_all_guess": expected_rot,
             "paper_weak_not_weak_under_rotation": sum(lbl.label == "weak" and lbl.label_rotation == "strong" for lbl in rotated),
         }
+    for rule, field_name, moved in (("counterfactual", "label_counterfactual", "paper_weak_ruled_out_by_twins"),
+                                    ("prior", "label_prior", "paper_weak_explained_by_prior")):
+        summary = _rule_summary(labels, field_name, moved)
+        if summary:
+            out[rule] = summary
+    if "counterfactual" in out:
+        out["counterfactual"]["items_with_twins"] = sum(bool(lbl.n_twins) for lbl in labels if lbl.n_twins is not None)
     return out
+
+
+def _rule_summary(labels: list[ItemLabel], field_name: str, moved: str) -> dict[str, Any] | None:
+    """Counts of one rule's labels, and how many paper-rule weak items it calls strong (under the key `moved`)."""
+    measured = [lbl for lbl in labels if getattr(lbl, field_name) is not None]
+    if not measured:
+        return None
+    weak = sum(getattr(lbl, field_name) == "weak" for lbl in measured)
+    return {"n_items": len(measured), "weak": weak, "weak_share": weak / len(measured),
+            "undetermined": sum(getattr(lbl, field_name) == "undetermined" for lbl in measured),
+            moved: sum(lbl.label == "weak" and getattr(lbl, field_name) == "strong" for lbl in measured)}
 
 
 def write_labels(labels: list[ItemLabel], path: Path) -> None:

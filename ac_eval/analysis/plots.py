@@ -14,19 +14,20 @@ from typing import Any
 CONDITION_COLOURS = {
     "original": "#1f77b4",
     "silent": "#ff7f0e",
-    "silent_matched": "#2ca02c",
-    "silent_rotated": "#9467bd",
+    "silent-matched": "#2ca02c",
+    "silent-rotated": "#9467bd",
+    "silent-no-question": "#bcbd22",
     "noise": "#8c564b",
     "shuffled": "#e377c2",
     "none": "#7f7f7f",
 }
-EXTRA_COLOURS = ["#17becf", "#bcbd22", "#d62728"]  # conditions added later, before they get their own entry
+EXTRA_COLOURS = ["#17becf", "#d62728", "#393b79"]  # conditions added later, before they get their own entry
 BAR = 0.22  # inches per bar
 NO_DATA = "no data"
 
 
 def condition_label(cond: str) -> str:
-    return "with audio" if cond == "original" else cond.replace("_", " ")
+    return "with audio" if cond == "original" else cond.replace("-", " ").replace("_", " ")
 
 
 def condition_colour(cond: str, order: list[str]) -> str:

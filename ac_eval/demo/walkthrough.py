@@ -64,6 +64,37 @@ def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], ou
                          include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
 
 
+# Every label rule, side by side (ac_eval.analysis.labels): name shown, ItemLabel field.
+LABEL_RULES = (
+    ("paper rule (2 of 3 right with silence)", "label"),
+    ("rotation rule (2 of 3 right under every rotation)", "label_rotation"),
+    ("prior rule (2 of 3 right, not their no-question answer)", "label_prior"),
+    ("counterfactual rule (2 of 3 right on the item and its twins)", "label_counterfactual"),
+)
+
+
+def flipped_items(before: Path, after: Path, condition: str = "original") -> dict:
+    """Items whose answer (with audio) changed between two runs of one benchmark, and which way their verdict went,
+    overall and per sub-category."""
+    import jsonlines
+
+    def rows(run: Path) -> dict:
+        return {r["id"]: r for r in jsonlines.open(run / "samples.jsonl") if r["condition"] == condition}
+
+    a, b = rows(before), rows(after)
+    common = sorted(set(a) & set(b))
+    changed = [i for i in common if a[i]["prediction"] != b[i]["prediction"]]
+    by_kind: dict[str, dict[str, int]] = {}
+    for i in changed:
+        kind = by_kind.setdefault(a[i]["subsets"].get("sub-category", "?"), {"changed": 0, "wrong_to_right": 0, "right_to_wrong": 0})
+        kind["changed"] += 1
+        kind["wrong_to_right"] += bool(not a[i]["correct"] and b[i]["correct"])
+        kind["right_to_wrong"] += bool(a[i]["correct"] and not b[i]["correct"])
+    return {"n": len(common), "changed_answer": len(changed),
+            "wrong_to_right": sum(k["wrong_to_right"] for k in by_kind.values()),
+            "right_to_wrong": sum(k["right_to_wrong"] for k in by_kind.values()), "by_kind": by_kind}
+
+
 def label_quality(labels, truth: dict[str, bool], field: str) -> dict:
     """Precision and recall of the `weak` label against the planted truth (weak = answerable without audio)."""
     predicted = {lbl.id for lbl in labels if getattr(lbl, field) == "weak"}
@@ -107,19 +138,18 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
         models = [shipped_models() / f"voter-{s}" for s in VOTER_SEEDS]
         console.print(f"shipped checkpoints: {models[0].parent} (rebuild: ac-eval demo --train-models)")
 
-    console.rule("3. with the audio, with silence, and with silence under option rotation")
+    console.rule("3. with the audio, with silence, under option rotation, and with no question")
     runs = []
     for i, model in enumerate(models):
         console.print(f"voter {i}: {model.name}")
-        _evaluate(model, "synthbench_test", tasks_dir, ["original", "silent", "silent-rotated"], output / "runs" / f"voter-{i}", None,
-                  console if i == 0 else Console(quiet=True))
+        _evaluate(model, "synthbench_test", tasks_dir, ["original", "silent", "silent-rotated", "silent-no-question"],
+                  output / "runs" / f"voter-{i}", None, console if i == 0 else Console(quiet=True))
         runs.append(output / "runs" / f"voter-{i}")
 
     console.rule("4. weak/strong labels against the planted truth")
     labels = make_labels(silent_votes(runs, [f"voter-{i}" for i in range(len(runs))]))
     write_labels(labels, output / "labels.jsonl")
-    quality = {rule: label_quality(labels, truth, field) for rule, field in
-               (("paper rule (2 of 3 right with silence)", "label"), ("rotation rule (2 of 3 right under every rotation)", "label_rotation"))}
+    quality = {rule: label_quality(labels, truth, field) for rule, field in LABEL_RULES}
     table = Table(title="Labels vs truth (positive = weak, i.e. answerable without audio)", title_justify="left")
     for col in ("rule", "weak predicted", "weak in truth", "precision", "recall"):
         table.add_column(col, justify="left" if col == "rule" else "right")
@@ -129,21 +159,22 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
                       "—" if q["recall"] is None else f"{100 * q['recall']:.1f}%")
     console.print(table)
 
-    console.rule("5. strong subset of the train split, then a short GRPO run on it")
+    console.rule("5. strong train items (counterfactual rule), then a short GRPO run")
     train_runs = []
     for i, model in enumerate(models):
-        _evaluate(model, "synthbench_train", tasks_dir, ["silent", "silent-rotated"], output / "runs" / f"voter-{i}-train",
+        _evaluate(model, "synthbench_train", tasks_dir, ["silent"], output / "runs" / f"voter-{i}-train",
                   n_train_labelled, Console(quiet=True))
         train_runs.append(output / "runs" / f"voter-{i}-train")
     train_labels = make_labels(silent_votes(train_runs, [f"voter-{i}" for i in range(len(runs))]))
     write_labels(train_labels, output / "train_labels.jsonl")
-    strong = filter_file("audiomcq", data["train"]["audiomcq"], read_labels(output / "train_labels.jsonl", "label_rotation"),
+    strong = filter_file("audiomcq", data["train"]["audiomcq"], read_labels(output / "train_labels.jsonl", "label_counterfactual"),
                          "strong", output / "strong" / "train-strong.jsonl")
-    console.print(f"train items labelled: {len(train_labels)}; strong (rotation rule): {strong['n_kept']}; "
-                  f"truly audio-needing among them: {sum(truth[i] for i in (l.id for l in train_labels if l.label_rotation == 'strong'))}")
+    strong_ids = [lbl.id for lbl in train_labels if lbl.label_counterfactual == "strong"]
+    console.print(f"train items labelled: {len(train_labels)}; strong (counterfactual rule): {strong['n_kept']}; "
+                  f"truly audio-needing among them: {sum(truth[i] for i in strong_ids)}")
     recipe = load_recipe(TRAINERS_DIR / "all_grpo.yaml", [
         f"base_model={models[0]}", f"data={output / 'strong' / 'train-strong.jsonl'}",
-        f"labels={output / 'train_labels.jsonl'}", "stages.grpo.select.labels=[strong]",
+        f"labels={output / 'train_labels.jsonl'}", "label_field=label_counterfactual", "stages.grpo.select.labels=[strong]",
         f"stages.grpo.max_steps={grpo_steps}", "stages.grpo.per_device_batch=8", "stages.grpo.num_generations=4",
         "stages.grpo.max_completion_length=12", "stages.grpo.temperature=1.0", "stages.grpo.top_k=50",
         "stages.grpo.lr=2e-4", "stages.grpo.bf16=false", "stages.grpo.save_steps=100000"])
@@ -151,6 +182,11 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
 
     console.rule("6. the GRPO model, evaluated again")
     _evaluate(tuned, "synthbench_test", tasks_dir, ["original", "silent"], output / "runs" / "voter-0-grpo", None, console)
+    flips = flipped_items(output / "runs" / "voter-0", output / "runs" / "voter-0-grpo")
+    console.print(f"GRPO changed voter-0's answer with audio on {flips['changed_answer']} of {flips['n']} test items: "
+                  f"{flips['wrong_to_right']} wrong -> right, {flips['right_to_wrong']} right -> wrong "
+                  "(" + (", ".join(f"{kind}: +{k['wrong_to_right']} -{k['right_to_wrong']} of {k['changed']} changed"
+                                   for kind, k in sorted(flips["by_kind"].items())) or "no change") + ")")
 
     console.rule("7. leaderboard")
     entries = [e for r in [*runs, output / "runs" / "voter-0-grpo"] for e in entries_from_run(r)]
@@ -159,6 +195,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     summary = {
         "wall_seconds": round(time.perf_counter() - start, 1),
         "label_quality": quality,
+        "grpo_flips": flips,
         "accuracy": {r.name: _accuracy_by_kind(r) for r in [*runs, output / "runs" / "voter-0-grpo"]},
         "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
                   "labels": str(output / "labels.jsonl"), "grpo_model": str(tuned), "leaderboard": str(board_dir / "leaderboard.json"),

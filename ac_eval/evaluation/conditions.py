@@ -122,6 +122,17 @@ class SilentRotatedCondition(SilentCondition):
         return out
 
 
+class SilentNoQuestionCondition(SilentCondition):
+    """Silence and the options, the question removed: what a model picks with no question is its prior over the
+    answers ("tone", "high"). A silent right answer that is just this prior says nothing about the question's
+    text: the `prior` label rule of `ac-eval labels` discounts it. The options keep their order and ids."""
+
+    name = "silent-no-question"
+
+    def expand(self, records: list[Record]) -> list[Record]:
+        return [replace(r, question="") for r in records]
+
+
 def rotation_source(item_id: str) -> tuple[str, int] | None:
     """'abc::rot2' -> ('abc', 2); None for an id that is not a rotation."""
     head, sep, tail = item_id.rpartition("::rot")
@@ -145,6 +156,7 @@ CONDITIONS = {
         SilentCondition(),
         SilentMatchedCondition(),
         SilentRotatedCondition(),
+        SilentNoQuestionCondition(),
         NoiseCondition(),
         ShuffledCondition(),
         NoAudioCondition(),

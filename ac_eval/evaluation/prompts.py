@@ -36,7 +36,8 @@ class PromptStyle:
 
     def user_text(self, record: Record) -> str:
         options = self.options(record) if self.options else ""
-        return self.template.format(question=record.question, choices=str(record.choices), options=options)
+        text = self.template.format(question=record.question, choices=str(record.choices), options=options)
+        return text if record.question else text.lstrip()  # no question (silent-no-question): no leading space
 
     def continuations(self, record: Record) -> list[str]:
         return self.choice_continuations(record)

@@ -67,3 +67,16 @@ class Record:
             if choice == self.answer:
                 return i
         return None
+
+
+def text_key(record: Record) -> str:
+    """What a model reads of an item without its audio: the question and the set of options (order and case
+    ignored). Items that share a key but not an answer are counterfactual twins: their text cannot tell their
+    answers apart, so no model can get them right from the text (the `counterfactual` label rule)."""
+    import hashlib
+
+    def norm(text: str) -> str:
+        return " ".join(str(text).lower().split())
+
+    key = norm(record.question) + "\x1f" + "\x1e".join(sorted(norm(c) for c in record.choices))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

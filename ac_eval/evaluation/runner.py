@@ -26,6 +26,7 @@ import ac_eval
 from ac_eval.analysis.report import build_task_report, print_report, to_markdown
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.prompts import get_prompt
+from ac_eval.evaluation.records import text_key
 from ac_eval.evaluation.tasks import TaskError, TaskSpec, lm_eval_config
 from ac_eval.evaluation.tasks import plan as plan_tasks
 from ac_eval.paths import TASKS_DIR
@@ -361,6 +362,7 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
                     "chosen": score.chosen,
                     "answer": record.answer,
                     "n_choices": len(record.choices),
+                    "text_key": text_key(record),
                     "subsets": record.subsets,
                     "error": score.error,
                 }

@@ -29,13 +29,14 @@ class Example:
         return PROMPTS["audiomcq"].user_text(self.record)
 
 
-def load_examples(data: str | Path, labels: str | Path | None = None) -> list[Example]:
-    """Records of an AudioMCQ-format file with their label: from `labels` (an `ac-eval labels` file) if given,
-    else the records' own "audio-contribution" key."""
+def load_examples(data: str | Path, labels: str | Path | None = None, label_field: str = "label") -> list[Example]:
+    """Records of an AudioMCQ-format file with their label: from `labels` (an `ac-eval labels` file; `label_field`
+    names the rule: label, label_rotation, label_prior, label_counterfactual) if given, else the records' own
+    "audio-contribution" key."""
     loaded = load_benchmark("audiomcq", Path(data), "train")
     if loaded.skipped:
         raise ValueError(f"{data}: {len(loaded.skipped)} malformed records, first: {loaded.skipped[0]}")
-    by_id = read_labels(Path(labels)) if labels else {}
+    by_id = read_labels(Path(labels), label_field) if labels else {}
     return [Example(r, by_id.get(r.id) if labels else r.fields.get("audio-contribution")) for r in loaded.records]
 
 

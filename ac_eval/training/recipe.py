@@ -79,7 +79,7 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
     # torchrun process would believe it is alone.
     state = PartialState(cpu=device == "cpu")
     output.mkdir(parents=True, exist_ok=True)
-    examples = load_examples(Path(recipe["data"]).expanduser(), recipe.get("labels"))
+    examples = load_examples(Path(recipe["data"]).expanduser(), recipe.get("labels"), recipe.get("label_field", "label"))
     configs = [stage_config(s) for s in recipe["stages"]]
     chosen, counts = select_stages(examples, recipe["stages"], seed=recipe["seed"])
     if state.is_main_process:
@@ -117,6 +117,6 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
 
 def export_ms_swift(recipe: dict, output: Path) -> dict[str, int]:
     """Each stage's data as ms-swift jsonl (messages, audios, solution)."""
-    examples = load_examples(Path(recipe["data"]).expanduser(), recipe.get("labels"))
+    examples = load_examples(Path(recipe["data"]).expanduser(), recipe.get("labels"), recipe.get("label_field", "label"))
     chosen, _ = select_stages(examples, recipe["stages"], seed=recipe["seed"])
     return {s["name"]: to_ms_swift(data, output / f"{s['name']}.jsonl") for s, data in zip(recipe["stages"], chosen)}
