@@ -14,6 +14,7 @@ from conftest import REPO, shared_file
 from ac_eval.cli import main
 
 N_ITEMS = 10  # not a multiple of the batch: the last batch is short and padded differently
+SCORE_TOLERANCE = 1e-3  # float drift between the fast path and the loop; 20 s of silence for 30 s moves scores by more
 
 
 def _perf_cpu():
@@ -32,9 +33,20 @@ def data_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def sensitive_ckpt(tmp_path_factory) -> Path:
+    """A tiny Qwen2-Audio whose random weights are large (std 0.5): its greedy text changes with any change of its
+    inputs (measured: 10 of 10 items change when the loop's silence is 20 s instead of 30 s), so equal predictions
+    mean equal inputs, in generate mode as in choice mode."""
+    from ac_eval.models.tiny_checkpoints import build_qwen2_audio
+
+    return build_qwen2_audio(tmp_path_factory.mktemp("sensitive") / "qwen2-audio", seed=0, init_std=0.5)
+
+
 @pytest.mark.parametrize("mode", ["generate", "choice"])
 @pytest.mark.parametrize("condition", ["original", "silent"])
-def test_predictions_equal_the_plain_loop(tiny_ckpt, data_root, tmp_path, mode, condition):
+def test_predictions_equal_the_plain_loop(sensitive_ckpt, data_root, tmp_path, mode, condition):
+    tiny_ckpt = sensitive_ckpt
     meta = data_root / "mmau" / "mmau-test-mini.json"
     loop_out = tmp_path / "loop.json"
     cmd = [sys.executable, str(REPO / "benchmarks" / "plain_loop.py"), str(tiny_ckpt), str(meta), str(loop_out),
@@ -66,4 +78,5 @@ def test_predictions_equal_the_plain_loop(tiny_ckpt, data_root, tmp_path, mode, 
                 row = json.loads(line)
                 logged[row["doc"]["id"]] = [float(r[0]) for r in row["filtered_resps"]]
         for row in loop_rows:
-            assert logged[row["id"]] == pytest.approx(row["scores"], abs=2e-3), row["id"]
+            worst = max(abs(a - b) for a, b in zip(logged[row["id"]], row["scores"]))
+            assert worst <= SCORE_TOLERANCE, (row["id"], worst)

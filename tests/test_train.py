@@ -55,19 +55,20 @@ def test_stage_selection_is_disjoint_and_counted(task, tmp_path):
     examples = load_examples(task)
     mixed = load_recipe(REPO / "trainers" / "mixed_sft_strong_grpo.yaml")
     (sft, grpo), counts = select_stages(examples, mixed["stages"])
-    assert counts["overlap_between_stages"] == 0 and not {e.record.id for e in sft} & {e.record.id for e in grpo}
+    assert counts["overlap_between_stages"] == 0 and not {e.id for e in sft} & {e.id for e in grpo}
     assert counts["sft"]["n"] == 32 and {e.label for e in grpo} == {"strong"}
     assert counts["grpo"]["n"] == 32 - counts["sft"].get("strong", 0)
     assert to_ms_swift(grpo, tmp_path / "g.jsonl") == len(grpo)
     row = json.loads((tmp_path / "g.jsonl").read_text().splitlines()[0])
-    assert row["messages"][1]["content"].startswith("<audio>") and row["solution"] == grpo[0].record.answer
-    assert row["messages"][2]["content"] == f"<answer>{grpo[0].record.answer}</answer>"
+    assert row["messages"][1]["content"].startswith("<audio>") and row["solution"] == grpo[0].answer
+    assert row["messages"][2]["content"] == f"<answer>{grpo[0].answer}</answer>"
 
 
 def test_recipes_and_overrides():
     for path in sorted((REPO / "trainers").glob("*.yaml")):
         recipe = load_recipe(path)
-        assert recipe["stages"] and all(stage_config(s).lr == 1e-6 for s in recipe["stages"])  # the paper's lr
+        paper = path.stem != "audio_description"  # the perception stage before post-training is ours, not the paper's
+        assert recipe["stages"] and all((stage_config(s).lr == 1e-6) == paper for s in recipe["stages"])
     recipe = load_recipe(RECIPE, ["stages.grpo.lr=3e-5", "base_model=/x", "stages.sft.select.fraction=0.5"])
     assert stage_config(recipe["stages"][1]).lr == 3e-5 and recipe["base_model"] == "/x" and recipe["stages"][0]["select"]["fraction"] == 0.5
     assert stage_config({**recipe["stages"][1], "beta": "1e-3"}).beta == 1e-3  # YAML's string floats coerced
@@ -83,76 +84,140 @@ def test_recipes_and_overrides():
         load_recipe("weak_to_strong")
 
 
-def _grpo_audio_effect(backend, task, monkeypatch, deaf: bool = False) -> dict:
-    """Run `grpo_loss` twice on the same items, with each clip and with silence of the clip's length (so the token
-    ids are identical), the same sampled completions both times. Returns, per pass, how much the clip changed
-    what the pass computed, and whether generation received the clip's features. `deaf` swaps in a backend that
-    hears nothing in any pass (what TRL's GRPO does to audio): the check must catch it."""
+def _grpo_audio_effect(backend, task, monkeypatch, condition: str = "original") -> dict:
+    """Run `grpo_loss` twice on the same items: once with what the product's `condition` makes of each clip, once
+    with silence of the clip's length (same token ids), the same sampled completions both times. Returns, per pass,
+    how much the audio changed what the pass computed, and whether `model.generate` (inside `grpo.sample`) was
+    given the clip: spied where generation happens, so audio lost anywhere before it is caught. A product
+    condition that drops the audio (`silent-matched`) must show no effect at all: the control goes through product
+    code, not through a deaf stand-in written here."""
     import copy
 
     import numpy as np
 
     import ac_eval.training.grpo as grpo
-    from ac_eval.evaluation.conditions import AudioInput
+    from ac_eval.evaluation.conditions import AudioInput, get_condition
 
-    kept, audios, _ = load_example_audio(load_examples(task)[:2], 16000)
-    silent = [AudioInput(np.zeros_like(a.array)) for a in audios]
-    prompts = [backend.chat_prompt(e.user_text, PROMPTS["audiomcq"].system) for e in kept]
-    real, quiet = backend.encode(prompts, audios), backend.encode(prompts, silent)
-    assert torch.equal(real["input_ids"], quiet["input_ids"]) and not torch.equal(real["input_features"], quiet["input_features"])
+    kept = load_examples(task)[:2]
+    heard = [get_condition(condition).audio_for(e.audio, 16000) for e in kept]
+    silent = [AudioInput(np.zeros_like(a.array)) for a in heard]
+    clips = [AudioInput(a.array) for a in load_example_audio(kept, 16000)[1]]
+    prompts = [backend.chat_prompt(e.user_text, e.system) for e in kept]
+    assert torch.equal(backend.encode(prompts, heard)["input_ids"], backend.encode(prompts, silent)["input_ids"])
     cfg = GRPOStageConfig(num_generations=2, max_completion_length=6, temperature=1.5, top_k=50)
     policy, ref = copy.deepcopy(backend.model).train(), copy.deepcopy(backend.model).eval()
-    hears = backend.forward
-    if deaf:
-        class Deaf:  # the same backend, except that no pass ever gets the clip's features
-            def __getattr__(self, name):
-                return getattr(backend, name)
+    given: list[dict] = []
+    generate = policy.generate
 
-            def forward(self, model, inputs):
-                return hears(model, {**inputs, "input_features": torch.zeros_like(inputs["input_features"])})
+    def spy(**kwargs):
+        given.append(kwargs)
+        out = generate(**kwargs)
+        return given[0].setdefault("_out", out)  # the second run continues the first run's completions
 
-        spied = Deaf()
-    else:
-        spied = backend
-    seen: dict[str, list] = {"generate": [], "logprobs": []}
-    fixed: dict = {}
-    original_sample, original_logprobs = grpo.sample, grpo.completion_logprobs
-
-    def sample(backend_, model, inputs, cfg_):
-        features = inputs["input_features"]
-        if deaf:
-            inputs = {**inputs, "input_features": torch.zeros_like(features)}
-        seen["generate"].append(inputs["input_features"])
-        out = original_sample(backend_, model, inputs, cfg_)
-        return fixed.setdefault("completion", out)  # the second run scores the first run's completions
+    monkeypatch.setattr(policy, "generate", spy)
+    seen: list[torch.Tensor] = []
+    original_logprobs = grpo.completion_logprobs
 
     def logprobs(*args, **kwargs):
         out = original_logprobs(*args, **kwargs)
-        seen["logprobs"].append(out.detach())
+        seen.append(out.detach())
         return out
 
-    monkeypatch.setattr(grpo, "sample", sample)
     monkeypatch.setattr(grpo, "completion_logprobs", logprobs)
-    for clips in (audios, silent):
+    for audios in (heard, silent):
         torch.manual_seed(0)
-        loss, _ = grpo.grpo_loss(spied, policy, ref, kept, clips, cfg)
+        loss, _ = grpo.grpo_loss(backend, policy, ref, kept, audios, cfg)
         assert torch.isfinite(loss)
-    policy_real, ref_real, policy_quiet, ref_quiet = seen["logprobs"]
+    policy_real, ref_real, policy_quiet, ref_quiet = seen
+
+    def audio_given(kwargs: dict) -> torch.Tensor:  # the audio generation received, in whichever form it took
+        if "inputs_embeds" in kwargs:
+            return kwargs["inputs_embeds"][kwargs["input_ids"] == backend.model.config.audio_token_id]
+        return kwargs["input_features"]
+
+    with torch.no_grad():  # what the clip itself gives, computed apart from the trainer
+        expected = audio_given(grpo.repeat_inputs(backend.model_inputs(policy, backend.encode(prompts, clips)), 2))
     return {
-        "generation_got_the_clip": torch.equal(seen["generate"][0], grpo.repeat_inputs(real, 2)["input_features"]),
+        "generation_got_the_clip": torch.allclose(audio_given(given[0]), expected, atol=1e-5),
+        "generation_inputs_differ": not torch.equal(audio_given(given[0]), audio_given(given[1])),
         "policy": (policy_real - policy_quiet).abs().max().item(),
         "reference": (ref_real - ref_quiet).abs().max().item(),
     }
 
 
-def test_audio_reaches_generation_policy_and_reference_through_grpo_loss(backend, task, monkeypatch):
+@pytest.mark.parametrize("frames", ["clip", "padded"])
+def test_audio_reaches_generation_policy_and_reference_through_grpo_loss(backend, task, monkeypatch, frames):
+    monkeypatch.setattr(backend, "clip_frames", frames == "clip")
     effect = _grpo_audio_effect(backend, task, monkeypatch)
-    assert effect["generation_got_the_clip"] and effect["policy"] > 1e-4 and effect["reference"] > 1e-4, effect
+    assert effect["generation_got_the_clip"] and effect["generation_inputs_differ"], effect
+    assert effect["policy"] > 1e-4 and effect["reference"] > 1e-4, effect
 
 
-def test_the_audio_check_catches_a_deaf_policy(backend, task, monkeypatch):
-    effect = _grpo_audio_effect(backend, task, monkeypatch, deaf=True)
-    assert not effect["generation_got_the_clip"] and effect["policy"] == 0 and effect["reference"] == 0, effect
+def test_the_audio_check_catches_audio_that_was_dropped(backend, task, monkeypatch):
+    effect = _grpo_audio_effect(backend, task, monkeypatch, condition="silent-matched")
+    assert not effect["generation_got_the_clip"] and not effect["generation_inputs_differ"], effect
+    assert effect["policy"] == 0 and effect["reference"] == 0, effect
+
+
+def _batch(backend, task, n=4):
+    kept, audios, _ = load_example_audio(load_examples(task)[:n], 16000)
+    return kept, audios
+
+
+def _grads(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _same_grads(a: dict, b: dict) -> bool:
+    """Every gradient equal to float rounding, measured against its tensor's own scale."""
+    return a.keys() == b.keys() and all(((a[k] - b[k]).abs().max() <= 1e-4 * b[k].abs().max() + 1e-10) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["sft", "grpo"])
+def test_training_over_each_clips_own_frames_equals_the_padded_forward(backend, task, monkeypatch, kind):
+    """Loss and every gradient (audio encoder, projector, decoder) of the fast path equal those of the model's own
+    forward over the processor's 30 s windows; a clip of 30 s of silence sits in the batch too."""
+    import copy
+
+    import numpy as np
+
+    from ac_eval.evaluation.conditions import SilentCondition
+    from ac_eval.training.grpo import completion_logprobs, repeat_inputs, sample
+    from ac_eval.training.sft import sft_loss
+
+    kept, audios = _batch(backend, task)
+    audios[-1] = SilentCondition().audio_for(kept[-1].audio, 16000)
+    assert len({a.array.size for a in audios}) > 1
+    prompts = [backend.chat_prompt(e.user_text, e.system) for e in kept]
+    encoded = backend.encode(prompts, audios)
+    if kind == "grpo":  # completions sampled once, then scored by both paths
+        monkeypatch.setattr(backend, "clip_frames", False)
+        cfg = GRPOStageConfig(num_generations=2, max_completion_length=6, temperature=1.5, top_k=50)
+        torch.manual_seed(0)
+        completion, mask = sample(backend, backend.model, repeat_inputs(encoded, 2), cfg)
+    results = {}
+    for frames in ("clip", "padded"):
+        monkeypatch.setattr(backend, "clip_frames", frames == "clip")
+        model = copy.deepcopy(backend.model).train()
+        if kind == "sft":
+            loss, _ = sft_loss(backend, model, kept, audios)
+        else:
+            weights = torch.linspace(-1, 1, completion.numel()).view_as(completion)  # any fixed advantage-like weights
+            logprobs = completion_logprobs(backend, model, repeat_inputs(backend.model_inputs(model, encoded), 2),
+                                           completion, mask, 1.5)
+            loss = (logprobs * weights * mask).sum()
+        loss.backward()
+        results[frames] = (loss.detach(), _grads(model))
+    (clip_loss, clip_grads), (padded_loss, padded_grads) = results["clip"], results["padded"]
+    assert torch.allclose(clip_loss, padded_loss, rtol=1e-5), (clip_loss, padded_loss)
+    assert any("audio_tower" in k for k in clip_grads) and any("language_model" in k for k in clip_grads)
+    worst = max(((clip_grads[k] - padded_grads[k]).abs().max() / padded_grads[k].abs().max().clamp(min=1e-12)).item()
+                for k in padded_grads)
+    assert _same_grads(clip_grads, padded_grads), worst
+    # the comparison can fail: gradients of another batch are not equal
+    model = copy.deepcopy(backend.model).train()
+    sft_loss(backend, model, kept[:2], audios[:2])[0].backward()
+    assert not _same_grads(_grads(model), padded_grads)
 
 
 def test_grpo_gradients_reach_the_audio_encoder(backend, task):
@@ -160,12 +225,13 @@ def test_grpo_gradients_reach_the_audio_encoder(backend, task):
 
     from ac_eval.training.grpo import completion_logprobs, repeat_inputs, sample
 
-    kept, audios, _ = load_example_audio(load_examples(task)[:2], 16000)
-    prompts = [backend.chat_prompt(e.user_text, PROMPTS["audiomcq"].system) for e in kept]
-    inputs = repeat_inputs(backend.encode(prompts, audios), 2)
+    kept, audios = _batch(backend, task, 2)
+    prompts = [backend.chat_prompt(e.user_text, e.system) for e in kept]
+    encoded = backend.encode(prompts, audios)
     cfg = GRPOStageConfig(num_generations=2, max_completion_length=6, temperature=1.5, top_k=50)
-    completion, mask = sample(backend, backend.model, inputs, cfg)
+    completion, mask = sample(backend, backend.model, repeat_inputs(encoded, 2), cfg)
     model = copy.deepcopy(backend.model).train()
+    inputs = repeat_inputs(backend.model_inputs(model, encoded), 2)
     completion_logprobs(backend, model, inputs, completion, mask, cfg.temperature).sum().backward()
     encoder = [p.grad for n, p in model.named_parameters() if "audio_tower" in n and p.grad is not None]
     assert encoder and any(g.abs().sum() > 0 for g in encoder)
@@ -223,7 +289,7 @@ def _sampled_reward(path: Path, task: Path) -> float:
     inputs = repeat_inputs(backend.encode([backend.chat_prompt(e.user_text, PROMPTS["audiomcq"].system) for e in kept], audios), 4)
     completion, mask = sample(backend, backend.model, inputs, cfg)
     texts = backend.tokenizer.batch_decode(completion * mask + (1 - mask) * backend.tokenizer.pad_token_id, skip_special_tokens=True)
-    return sum(total_reward(t, e.record.answer)[0] for t, e in zip(texts, [e for e in kept for _ in range(4)])) / len(texts)
+    return sum(total_reward(t, e.answer)[0] for t, e in zip(texts, [e for e in kept for _ in range(4)])) / len(texts)
 
 
 def test_sft_lowers_the_loss_and_grpo_raises_the_reward(trained, task):

@@ -36,6 +36,9 @@ class Qwen2AudioBackend:
     # The encoder runs over each clip's own frames, audio embeddings go in as inputs_embeds, shared prefixes are
     # cached. Subclasses whose audio encoder or positions work otherwise (Qwen2.5-Omni's thinker) turn it off.
     fast_audio = True
+    # Training passes run the encoder over each clip's own frames too (False: the model's own padded forward,
+    # kept to check the two agree and to measure what the fast path saves).
+    clip_frames = True
     PREFIX_CACHE_SIZE = 4
     SHARED_INPUT_CACHE_SIZE = 64  # features are 1.5 MB each: silent-matched has one per distinct clip length
 
@@ -124,37 +127,19 @@ class Qwen2AudioBackend:
         return torch.stack([a.features[0] for a in audios]), torch.stack([a.features[1] for a in audios])
 
     def _audio_embeds(self, audios: list[AudioInput], features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
-        """Per clip, its audio embeddings (one per `<|AUDIO|>` token). The convolutions see the padded 30 s window as
-        the model's own forward does; the transformer layers attend over the clip's own positions only, which is
-        what the model's padding mask makes of the full window."""
+        """Per clip, its audio embeddings (one per `<|AUDIO|>` token), over the clip's own frames; inputs shared
+        across items (silence) are encoded once."""
         out: list[torch.Tensor | None] = [self._embed_cache.get(a.cache_key) if a.cache_key else None for a in audios]
         todo = [i for i, e in enumerate(out) if e is None]
         if todo:
-            tower, projector = self.model.model.audio_tower, self.model.model.multi_modal_projector
-            x = features[todo].to(self.device, self.model.dtype)
-            h = torch.nn.functional.gelu(tower.conv2(torch.nn.functional.gelu(tower.conv1(x))))
-            h = h.permute(0, 2, 1) + tower.embed_positions.weight
-            positions, tokens = tower._get_feat_extract_output_lengths(feature_mask[todo].sum(-1))
-            for length in sorted(set(positions.tolist())):  # clips of one length go through together
-                rows = [k for k, n in enumerate(positions.tolist()) if n == length]
-                hidden = h[rows, :length]
-                for layer in tower.layers:
-                    hidden = layer(hidden, None)
-                hidden = tower.layer_norm(tower.avg_pooler(hidden.permute(0, 2, 1)).permute(0, 2, 1))
-                embeds = projector(hidden)
-                for r, k in enumerate(rows):
-                    i = todo[k]
-                    out[i] = embeds[r, : int(tokens[k])]
-                    if audios[i].cache_key:
-                        self._embed_cache[audios[i].cache_key] = out[i]
+            for i, embeds in zip(todo, clip_embeddings(self.model, features[todo], feature_mask[todo])):
+                out[i] = embeds
+                if audios[i].cache_key:
+                    self._embed_cache[audios[i].cache_key] = embeds
         return out  # type: ignore[return-value]
 
     def _inputs_embeds(self, input_ids: torch.Tensor, audio_embeds: list[torch.Tensor]) -> torch.Tensor:
-        embeds = self.model.get_input_embeddings()(input_ids)
-        if audio_embeds:
-            slots = (input_ids == self.model.config.audio_token_id).unsqueeze(-1)
-            embeds = embeds.masked_scatter(slots, torch.cat(audio_embeds).to(embeds.dtype))
-        return embeds
+        return merge_audio_embeds(self.model, input_ids, audio_embeds)
 
     def _expand(self, prompts: list[str], audios: list[AudioInput | None]):
         """Prompt texts with `<|AUDIO|>` expanded to one token per encoder frame (as the processor does), and the
@@ -263,11 +248,36 @@ class Qwen2AudioBackend:
         }
         return self._with_features(inputs, features, feature_mask)
 
+    def model_inputs(self, model, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`inputs` (from `encode` or `training_batch`) as the training passes feed them to `model`: on the fast path
+        the audio goes through `model`'s own encoder over each clip's own frames and in as `inputs_embeds`, with
+        gradients (the same values as the padded forward, tested); with `clip_frames` off, unchanged."""
+        if not (self.fast_audio and self.clip_frames) or "input_features" not in inputs:
+            return inputs
+        core = core_model(model)
+        rest = {k: v for k, v in inputs.items() if k not in ("input_features", "feature_attention_mask")}
+        embeds = clip_embeddings(core, inputs["input_features"], inputs["feature_attention_mask"])
+        rest["inputs_embeds"] = merge_audio_embeds(core, inputs["input_ids"], embeds)
+        return rest
+
+    def append_tokens(self, model, inputs: dict[str, torch.Tensor], ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`inputs` followed by token `ids` (a sampled completion), in whichever form `inputs` is."""
+        full = dict(inputs)
+        full["input_ids"] = torch.cat([inputs["input_ids"], ids], dim=1)
+        full["attention_mask"] = torch.cat([inputs["attention_mask"], mask], dim=1)
+        if "inputs_embeds" in inputs:
+            tail = core_model(model).get_input_embeddings()(ids).to(inputs["inputs_embeds"].dtype)
+            full["inputs_embeds"] = torch.cat([inputs["inputs_embeds"], tail], dim=1)
+        return full
+
     def forward(self, model, inputs: dict[str, torch.Tensor]):
-        """Logits of a (training) batch. Qwen2-Audio's decoder takes positions from the attention mask, as
-        `generate` does, so left- and right-padded rows see the same positions."""
-        kwargs = {k: v for k, v in inputs.items() if k != "labels"}
+        """Logits of a (training) batch, through `model` (possibly wrapped by accelerate/DDP/peft). Qwen2-Audio's
+        decoder takes positions from the attention mask, as `generate` does, so left- and right-padded rows see the
+        same positions."""
+        kwargs = {k: v for k, v in self.model_inputs(model, inputs).items() if k != "labels"}
         kwargs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        if "inputs_embeds" in kwargs:
+            kwargs.pop("input_ids")
         return model(**kwargs).logits
 
     # ---- generation -----------------------------------------------------------------------------------------
@@ -349,6 +359,59 @@ class Qwen2AudioBackend:
         for i, total, is_greedy in zip(owner, totals, greedy):
             result[i].append((total, bool(is_greedy)))
         return result
+
+
+def core_model(model):
+    """The transformers model inside accelerate's DDP/DeepSpeed wrapper (`.module`) or a peft model."""
+    while True:
+        if isinstance(getattr(model, "module", None), torch.nn.Module):
+            model = model.module
+        elif hasattr(model, "get_base_model"):
+            model = model.get_base_model()
+        else:
+            return model
+
+
+def clip_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
+    """Per clip, its audio embeddings (one per `<|AUDIO|>` token) from `model`'s encoder and projector, computed
+    over the clip's own frames. Qwen2-Audio pads every clip to 30 s and masks the padding out of attention, so the
+    transformer layers see the same thing over the clip's positions alone; the convolutions are local, so the
+    frames just past the clip are all they need of the padding. Differentiable (training calls it too)."""
+    tower, projector = model.model.audio_tower, model.model.multi_modal_projector
+    gelu = torch.nn.functional.gelu
+    positions, tokens = tower._get_feat_extract_output_lengths(feature_mask.sum(-1))
+    out: list[torch.Tensor | None] = [None] * len(features)
+    for length in sorted(set(positions.tolist())):  # clips of one length go through together
+        group = [k for k, n in enumerate(positions.tolist()) if n == length]
+        # encoder position j (conv2, stride 2) reads conv1 outputs up to 2j + 1, which read frames up to 2j + 2
+        frames = min(features.shape[-1], 2 * length + 2)
+        # the same clip twice in a batch (30 s of silence in training data) is encoded once
+        rows: list[int] = []
+        source = {}
+        for k in group:
+            same = next((r for r in rows if torch.equal(features[r, :, :frames], features[k, :, :frames])), None)
+            if same is None:
+                rows.append(k)
+            source[k] = rows.index(k if same is None else same)
+        x = features[rows, :, :frames].to(tower.conv1.weight.device, tower.conv1.weight.dtype)
+        hidden = gelu(tower.conv2(gelu(tower.conv1(x)))).permute(0, 2, 1)[:, :length]
+        hidden = hidden + tower.embed_positions.weight[:length]
+        for layer in tower.layers:
+            hidden = layer(hidden, None)
+        hidden = tower.layer_norm(tower.avg_pooler(hidden.permute(0, 2, 1)).permute(0, 2, 1))
+        embeds = projector(hidden)
+        for k in group:
+            out[k] = embeds[source[k], : int(tokens[k])]
+    return out  # type: ignore[return-value]
+
+
+def merge_audio_embeds(model, input_ids: torch.Tensor, audio_embeds: list[torch.Tensor]) -> torch.Tensor:
+    """Token embeddings of `input_ids` with each `<|AUDIO|>` slot holding its clip's embedding, in order."""
+    embeds = model.get_input_embeddings()(input_ids)
+    if audio_embeds:
+        slots = (input_ids == model.config.audio_token_id).unsqueeze(-1)
+        embeds = embeds.masked_scatter(slots, torch.cat(audio_embeds).to(embeds.dtype))
+    return embeds
 
 
 class BoundedCache(OrderedDict):

@@ -43,8 +43,11 @@ def _corpus() -> list[str]:
     ]
 
 
-def build_qwen2_audio(output: str | Path, seed: int = 0, vocab_size: int = 1024, d_model: int = 64) -> Path:
-    """Write a 2-layer Qwen2-Audio (audio encoder + Qwen2 decoder) checkpoint to `output`."""
+def build_qwen2_audio(output: str | Path, seed: int = 0, vocab_size: int = 1024, d_model: int = 64,
+                      init_std: float = 0.02) -> Path:
+    """Write a 2-layer Qwen2-Audio (audio encoder + Qwen2 decoder) checkpoint to `output`. A larger `init_std`
+    than transformers' 0.02 makes a random model's greedy text depend strongly on its inputs (audio included), for
+    tests that must see a changed input in the predictions themselves."""
     import torch
     from transformers import (
         Qwen2AudioConfig,
@@ -64,7 +67,8 @@ def build_qwen2_audio(output: str | Path, seed: int = 0, vocab_size: int = 1024,
     )
     config = Qwen2AudioConfig(
         audio_config=dict(
-            d_model=d_model, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=2 * d_model, num_mel_bins=128
+            d_model=d_model, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=2 * d_model, num_mel_bins=128,
+            initializer_range=init_std,
         ),
         text_config=dict(
             model_type="qwen2",
@@ -78,6 +82,7 @@ def build_qwen2_audio(output: str | Path, seed: int = 0, vocab_size: int = 1024,
             tie_word_embeddings=True,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
+            initializer_range=init_std,
         ),
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-from ac_eval.evaluation.prompts import PROMPTS
 from ac_eval.training.rewards import total_reward
 from ac_eval.training.stages import (
     GRPOStageConfig,
@@ -33,9 +32,14 @@ def repeat_inputs(inputs: dict[str, torch.Tensor], g: int) -> dict[str, torch.Te
     return {k: v.repeat_interleave(g, dim=0) for k, v in inputs.items()}
 
 
+def detached(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach() for k, v in inputs.items()}
+
+
 @torch.no_grad()
 def sample(backend, model, inputs: dict, cfg: GRPOStageConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """(completion ids, completion mask) sampled with the audio in the inputs; mask ends at the first end token."""
+    """(completion ids, completion mask) sampled with the audio in the inputs (the model's own features, or audio
+    embeddings already in `inputs_embeds`); the mask ends at the first end token."""
     eos = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
     # A sampled audio placeholder would make the log-prob passes expect features for it: never sample one.
     audio_token = getattr(backend, "audio_token", None)
@@ -52,11 +56,9 @@ def sample(backend, model, inputs: dict, cfg: GRPOStageConfig) -> tuple[torch.Te
 
 def completion_logprobs(backend, model, inputs: dict, completion: torch.Tensor, mask: torch.Tensor,
                         temperature: float = 1.0) -> torch.Tensor:
-    """Per-token log-probabilities of `completion` after prompt + audio (audio features included), under the
-    sampling temperature: the distribution the completions were drawn from (ms-swift and TRL divide likewise)."""
-    full = dict(inputs)
-    full["input_ids"] = torch.cat([inputs["input_ids"], completion], dim=1)
-    full["attention_mask"] = torch.cat([inputs["attention_mask"], mask], dim=1)
+    """Per-token log-probabilities of `completion` after prompt + audio (audio included), under the sampling
+    temperature: the distribution the completions were drawn from (ms-swift and TRL divide likewise)."""
+    full = backend.append_tokens(model, inputs, completion, mask)
     logits = backend.forward(model, full)[:, inputs["input_ids"].shape[1] - 1 : -1].float() / temperature
     return torch.log_softmax(logits, -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
@@ -70,23 +72,25 @@ def grpo_loss(backend, model, ref_model, examples, audios, cfg: GRPOStageConfig,
               ref_autocast=contextlib.nullcontext) -> tuple[torch.Tensor | None, dict]:
     """The GRPO loss of one batch of prompts. `ref_autocast`: the context the reference runs in (the trainer passes
     accelerate's autocast, so under bf16 the reference computes as the policy does)."""
-    system = PROMPTS["audiomcq"].system
     g = cfg.num_generations
-    encoded = backend.encode([backend.chat_prompt(e.user_text, system) for e in examples], audios)
+    encoded = backend.encode([backend.chat_prompt(e.user_text, e.system) for e in examples], audios)
     room = cfg.max_length - cfg.max_completion_length
     if encoded["input_ids"].shape[1] > room:  # prompts that leave no room for a completion are skipped, counted
         return None, {"skipped_too_long": len(examples)}
-    prompt_inputs = repeat_inputs(encoded, g)
+    # The audio is encoded once per prompt, by the policy (with gradients) and by the reference, then repeated for
+    # the prompt's g completions; generation reuses the policy's (detached) prompt inputs.
+    policy_prompt = repeat_inputs(backend.model_inputs(model, encoded), g)
     unwrapped = model.module if hasattr(model, "module") else model
-    completion, mask = sample(backend, unwrapped, prompt_inputs, cfg)
+    completion, mask = sample(backend, unwrapped, detached(policy_prompt), cfg)
     texts = backend.tokenizer.batch_decode(completion * mask + (1 - mask) * backend.tokenizer.pad_token_id,
                                            skip_special_tokens=True)
-    scored = [total_reward(t, e.record.answer) for t, e in zip(texts, [e for e in examples for _ in range(g)])]
+    scored = [total_reward(t, e.answer) for t, e in zip(texts, [e for e in examples for _ in range(g)])]
     rewards = torch.tensor([s[0] for s in scored], device=completion.device)
     advantages = group_advantages(rewards, g)
-    policy = completion_logprobs(backend, model, prompt_inputs, completion, mask, cfg.temperature)
+    policy = completion_logprobs(backend, model, policy_prompt, completion, mask, cfg.temperature)
     with torch.no_grad(), ref_autocast():
-        reference = completion_logprobs(backend, ref_model, prompt_inputs, completion, mask, cfg.temperature)
+        ref_prompt = repeat_inputs(backend.model_inputs(ref_model, encoded), g)
+        reference = completion_logprobs(backend, ref_model, ref_prompt, completion, mask, cfg.temperature)
     delta = reference - policy
     kl = torch.exp(delta) - delta - 1  # k3 estimator, per token
     per_token = -torch.exp(policy - policy.detach()) * advantages[:, None] + cfg.beta * kl
@@ -105,6 +109,10 @@ def grpo_loss(backend, model, ref_model, examples, audios, cfg: GRPOStageConfig,
 
 def train_grpo(base: str, examples: list, cfg: GRPOStageConfig, stage_dir: Path, device: str = "cpu") -> Path:
     """Run (or resume) one GRPO stage; returns the folder of the final model."""
+    unanswered = [e.id for e in examples if not e.answer]
+    if unanswered:
+        raise ValueError(f"GRPO stage {cfg.name!r}: {len(unanswered)} items have no answer to reward (first: "
+                         f"{unanswered[0]}); AudioMCQ records need `answer`, ms-swift rows `solution`")
     if cfg.per_device_batch % cfg.num_generations:
         raise ValueError(f"per_device_batch {cfg.per_device_batch} must be a multiple of num_generations {cfg.num_generations}")
     stage_dir.mkdir(parents=True, exist_ok=True)

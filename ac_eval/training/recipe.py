@@ -86,7 +86,9 @@ def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
         write_json(output / "data_selection.json", counts)
         print(f"data: {len(examples)} items; " + "; ".join(
             f"{c.name}: {counts[c.name]['n']} ({', '.join(f'{k} {v}' for k, v in counts[c.name].items() if k not in ('n', 'sha256'))})"
-            for c in configs) + f"; overlap between stages: {counts['overlap_between_stages']}", flush=True)
+            for c in configs) + f"; overlap between stages: {counts['overlap_between_stages']}"
+            + (f"; taken by no stage (another label, no label, or past a fraction): {counts['not_selected']}"
+               if counts["not_selected"] else ""), flush=True)
     model = str(Path(recipe["base_model"]).expanduser()) if Path(recipe["base_model"]).expanduser().exists() else recipe["base_model"]
     for cfg, data in zip(configs, chosen):
         stage_dir = output / cfg.name

@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ac_eval.evaluation.prompts import PROMPTS
 from ac_eval.training.stages import (
     Logger,
     StageConfig,
@@ -25,20 +24,38 @@ from ac_eval.training.stages import (
 
 def sft_loss(backend, model, examples, audios, max_length: int | None = None) -> tuple[torch.Tensor | None, int]:
     """(mean token cross-entropy on the targets, rows dropped for exceeding max_length)."""
-    system = PROMPTS["audiomcq"].system
-    prompts = [backend.chat_prompt(e.user_text, system) for e in examples]
+    prompts = [backend.chat_prompt(e.user_text, e.system) for e in examples]
     inputs = backend.training_batch(prompts, audios, [e.target for e in examples])
+    lengths = inputs["attention_mask"].sum(1)
     dropped = 0
     if max_length:
-        keep = inputs["attention_mask"].sum(1) <= max_length
+        keep = lengths <= max_length
         dropped = int((~keep).sum())
         if dropped:  # every tensor of the batch is row-aligned (audio features included)
-            inputs = {k: v[keep] for k, v in inputs.items()}
+            inputs, lengths = {k: v[keep] for k, v in inputs.items()}, lengths[keep]
             if not keep.any():
                 return None, dropped
-    logits = backend.forward(model, inputs)
-    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), inputs["labels"][:, 1:].flatten(), ignore_index=-100)
-    return loss, dropped
+    total = torch.zeros((), device=lengths.device)
+    for rows in length_groups(lengths.tolist()):
+        # Rows are right-padded: each group is cut to its own longest row, so a 30 s clip's 750 audio tokens do
+        # not pad every short row of the batch (the sum over target tokens is the same).
+        width = int(lengths[rows].max())
+        part = {k: v[rows, :width] if v.dim() == 2 and k != "feature_attention_mask" else v[rows] for k, v in inputs.items()}
+        logits = backend.forward(model, part)
+        total = total + F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), part["labels"][:, 1:].flatten(),
+                                        ignore_index=-100, reduction="sum")
+    return total / (inputs["labels"][:, 1:] != -100).sum().clamp(min=1), dropped
+
+
+def length_groups(lengths: list[int], ratio: float = 2.0) -> list[list[int]]:
+    """Row indices in groups of similar length (no row more than `ratio` times its group's shortest)."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if groups and lengths[i] <= ratio * lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def total_steps(cfg: StageConfig, n: int, world: int) -> int:
