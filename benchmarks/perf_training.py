@@ -2,12 +2,12 @@
 clip`, the default) against the model's own forward over the processor's 30 s windows (`encoder_frames: padded`).
 
 SFT on the demo's planted train split (1-1.5 s clips, and the text items' 30 s silent copies, as the voters are
-trained) and GRPO on its audio items (as the demo's and the training claim's GRPO runs), each through `train_sft` /
-`train_grpo` with the settings those runs use. The two paths alternate in paired rounds; a step's time is read
+trained), SFT on its audio items alone, and GRPO on its audio items (as the demo's and the training claim's GRPO),
+each through `train_sft` / `train_grpo` with the batch and sampling settings those runs use. The two paths alternate in paired rounds; a step's time is read
 from the stage's own log (`step_seconds`), the first steps left out as warm-up; medians.
 
-    python benchmarks/perf_training.py                 # about 6 minutes on two CPU cores
-    python benchmarks/perf_training.py --rounds 1 --sft-steps 10 --grpo-steps 5   # a quick look
+    python benchmarks/perf_training.py                 # about 8 minutes on two CPU cores
+    python benchmarks/perf_training.py --rounds 1 --sft-steps 6 --grpo-steps 4   # a quick look
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ def stage_seconds(kind: str, base: Path, data: Path, frames: str, steps: int, ou
     from ac_eval.training.stages import stage_config
 
     examples = load_examples(data)
-    if kind == "grpo":
+    if kind != "sft":  # the audio items only: 1-1.5 s clips, no 30 s silent copies
         examples = [e for e in examples if e.label == "strong"]
-    cfg = stage_config({"name": kind, "kind": kind, "max_steps": steps, "per_device_batch": 8, "lr": 1e-4,
-                        "save_steps": 10**6, "encoder_frames": frames, "weight_decay": 0, "adam_beta2": 0.999,
-                        **({"num_generations": 4, "max_completion_length": 12, "temperature": 1.0, "top_k": 50,
-                            "top_p": 1.0} if kind == "grpo" else {})})
+    kind = kind.split("-")[0]
+    settings = {"per_device_batch": 32, "num_generations": 8, "max_completion_length": 12, "temperature": 1.5,
+                "top_k": 0, "top_p": 1.0} if kind == "grpo" else {"per_device_batch": 8}  # as tiny_recipe_settings
+    cfg = stage_config({"name": kind, "kind": kind, "max_steps": steps, "lr": 1e-4, "save_steps": 10**6,
+                        "encoder_frames": frames, "weight_decay": 0, "adam_beta2": 0.999, **settings})
     (train_grpo if kind == "grpo" else train_sft)(str(base), examples, cfg, out)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return [r["step_seconds"] for r in log[WARMUP:]]
@@ -42,9 +43,9 @@ def stage_seconds(kind: str, base: Path, data: Path, frames: str, steps: int, ou
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sft-steps", type=int, default=30)
-    parser.add_argument("--grpo-steps", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sft-steps", type=int, default=20)
+    parser.add_argument("--grpo-steps", type=int, default=8)
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args()
 
@@ -53,11 +54,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="perf-training-"))
     data = write_synthbench(tmp / "data")["train"]["audiomcq"]
-    bases = {"sft": shipped_models() / "hearing-base", "grpo": shipped_models() / "voter-0"}
+    # sft: the voters' training data (1-1.5 s clips, and text items' 30 s silent copies: their 750 audio tokens go
+    # through the decoder on both paths); sft-clips: the audio items alone; grpo: the audio items, as W2S's GRPO.
+    bases = {"sft": shipped_models() / "hearing-base", "sft-clips": shipped_models() / "hearing-base",
+             "grpo": shipped_models() / "voter-0"}
     times: dict[str, dict[str, list[float]]] = {k: {"clip": [], "padded": []} for k in bases}
     start = time.perf_counter()
     for r in range(args.rounds):
-        for kind, steps in (("sft", args.sft_steps), ("grpo", args.grpo_steps)):
+        for kind, steps in (("sft", args.sft_steps), ("sft-clips", args.sft_steps), ("grpo", args.grpo_steps)):
             for frames in (("clip", "padded") if r % 2 == 0 else ("padded", "clip")):  # alternate who goes first
                 seconds = stage_seconds(kind, bases[kind], data, frames, steps, tmp / f"{kind}-{frames}-{r}")
                 times[kind][frames].append(statistics.median(seconds))

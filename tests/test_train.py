@@ -423,3 +423,14 @@ def test_a_resumed_stage_ends_exactly_where_an_uninterrupted_one_does(kind, task
     if kind == "grpo":
         rewards = [r["reward"] for r in _log(tmp_path / "straight" / "grpo")]
         assert len(set(rewards)) > 1
+
+
+def test_rows_are_grouped_by_length_and_settings_are_checked():
+    from ac_eval.training.sft import length_groups
+
+    # a 30 s clip's 800-token row does not pad the short rows: it goes in a group of its own
+    assert length_groups([100, 810, 95, 120, 790]) == [[2, 0, 3], [4, 1]]
+    assert sorted(i for g in length_groups([5, 1, 9, 30, 2]) for i in g) == [0, 1, 2, 3, 4]
+    assert stage_config({"name": "s", "encoder_frames": "padded"}).encoder_frames == "padded"
+    with pytest.raises(ValueError, match="encoder_frames='whole'"):
+        stage_config({"name": "s", "encoder_frames": "whole"})
