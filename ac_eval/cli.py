@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="runs/demo")
     p.add_argument("--train-models", action="store_true",
                    help="rebuild the shipped models from scratch (the hearing base by audio description, then the three "
-                        "voters from it; about 5 minutes on two CPU cores; deterministic: the same weights) and use them")
+                        "voters from it; about 10 minutes on two CPU cores; deterministic: the same weights) and use them")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")

@@ -129,7 +129,7 @@ def select_stages(examples: list[Example], stages: list[dict], seed: int = 0) ->
                   for i, a in enumerate(chosen) for b in chosen[i + 1 :])
     counts["overlap_between_stages"] = overlap
     # Items no stage took (a label no stage asks for, no label at all, or past a stage's fraction) are counted and
-    # said: the demo's "-silent" train copies are never evaluated, so `ac-eval labels` gives them no label.
+    # said: an item the voters never ran on gets no label from `ac-eval labels`, and no stage that names labels.
     counts["not_selected"] = len(examples) - len(used)
     if overlap:
         raise AssertionError("stages share items")  # cannot happen; counted and checked all the same
