@@ -85,7 +85,10 @@ DESCRIBE_SETTINGS = ["stages.describe.per_device_batch=8", "stages.describe.lr=3
                      "stages.describe.adam_beta2=0.999", "stages.describe.bf16=false", "stages.describe.save_steps=100000"]
 
 
-def build_hearing_base(output: str | Path, steps: int = 600, seed: int = 0, n_clips: int = 2400) -> Path:
+BASE_STEPS = 1600  # the shipped base's description steps
+
+
+def build_hearing_base(output: str | Path, steps: int = BASE_STEPS, seed: int = 0, n_clips: int = 2400) -> Path:
     """The tiny Qwen2-Audio that hears: random start (`build_qwen2_audio`), then the `audio_description` recipe
     through our own trainer. Deterministic on CPU for a given seed. Returns the loadable model folder."""
     import shutil

@@ -26,7 +26,6 @@ from ac_eval.files import write_json
 # train split (multiple choice), the base's perception put to the benchmark's format.
 VOTERS = ({"seed": 0, "steps": 500}, {"seed": 1, "steps": 450}, {"seed": 2, "steps": 550})
 VOTER_SEEDS = tuple(v["seed"] for v in VOTERS)
-BASE_STEPS = 1600  # audio description steps of the hearing base
 # A 0.35 M-parameter model learns at rates far above the paper's 7B ones; AdamW beta2 0.999, no weight decay.
 SFT_SETTINGS = ["stages.sft.per_device_batch=8", "stages.sft.bf16=false", "stages.sft.lr=3e-3", "stages.sft.save_steps=100000",
                 "stages.sft.weight_decay=0", "stages.sft.adam_beta2=0.999"]
@@ -40,7 +39,7 @@ def shipped_models() -> Path:
 def train_demo_models(output: Path, data: Path, console: Console | None = None, scale: float = 1.0) -> list[Path]:
     """The hearing base (`ac_eval.demo.hearing`), then the three voters fine-tuned from it by `ac-eval train`
     (all_sft recipe) on the planted train split. Deterministic on CPU: a rebuild gives the shipped weights."""
-    from ac_eval.demo.hearing import build_hearing_base
+    from ac_eval.demo.hearing import BASE_STEPS, build_hearing_base
     from ac_eval.training.recipe import load_recipe, run_recipe
 
     base = output / "hearing-base"

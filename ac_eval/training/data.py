@@ -42,9 +42,8 @@ def load_examples(data: str | Path, labels: str | Path | None = None, label_fiel
     their label: from `labels` (an `ac-eval labels` file; `label_field` names the rule: label, label_rotation,
     label_prior, label_counterfactual) if given, else the rows' own "audio-contribution" key."""
     path = Path(data)
-    rows = read_json_records(path)
-    if rows and isinstance(rows[0], dict) and "messages" in rows[0]:
-        examples = read_ms_swift(path, rows)
+    if _is_chat_file(path):
+        examples = read_ms_swift(path)
     else:
         loaded = load_benchmark("audiomcq", path, "train")
         if loaded.skipped:
@@ -54,6 +53,19 @@ def load_examples(data: str | Path, labels: str | Path | None = None, label_fiel
         by_id = read_labels(Path(labels), label_field)
         examples = [replace(e, label=by_id.get(e.id)) for e in examples]
     return examples
+
+
+def _is_chat_file(path: Path) -> bool:
+    """Whether the file's first record is an ms-swift conversation, read from its first line only (AudioMCQ files
+    are read once, by their loader); a .json list or anything unreadable goes to the loaders, whose errors say why."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            first = next((line for line in f if line.strip()), "")
+        row = json.loads(first)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        rows = read_json_records(path) if path.suffix == ".json" and path.is_file() else []
+        row = rows[0] if rows else None
+    return isinstance(row, dict) and "messages" in row
 
 
 def read_ms_swift(path: Path, rows: list | None = None) -> list[Example]:
