@@ -178,6 +178,13 @@ def raw_prediction(doc: dict, results: list) -> str | None:
     return doc["continuations"][best]
 
 
+def gold_option(record) -> int | None:
+    """The index of the option that is the answer (case and spacing ignored); None when no single option is."""
+    norm = [" ".join(str(c).lower().split()) for c in record.choices]
+    answer = " ".join(str(record.answer).lower().split()) if record.answer is not None else None
+    return norm.index(answer) if answer is not None and norm.count(answer) == 1 else None
+
+
 def doc_scorer(doc: dict) -> Scorer:
     return Scorer(doc["benchmark"], doc["rule"], doc.get("extraction") or "r1-aqa")
 
@@ -186,12 +193,18 @@ def process_results(doc: dict, results: list) -> dict[str, Any]:
     """The one place an item is scored: lm-eval's metrics, and the whole verdict (`item_score`) that lm-eval logs
     with the sample and every later stage reads."""
     raw = raw_prediction(doc, results)
-    score = score_item(record_from_doc(doc), raw, doc_scorer(doc))
+    record = record_from_doc(doc)
+    score = score_item(record, raw, doc_scorer(doc))
+    verdict = {**score.to_dict(), "prediction": raw}
+    if doc.get("mode", "generate") == "choice" and results and all(r[0] == r[0] for r in results):
+        # each option's log-likelihood, in the doc's order, and which is the answer: the likelihood label rule
+        verdict["option_logprobs"] = [float(r[0]) for r in results]
+        verdict["gold_option"] = gold_option(record)
     return {
         "acc": None if score.correct is None else float(score.correct),
         "acc_strict": None if score.correct_strict is None else float(score.correct_strict),
         "unparseable": float(score.status == "unparseable"),
-        "item_score": {**score.to_dict(), "prediction": raw},
+        "item_score": verdict,
     }
 
 

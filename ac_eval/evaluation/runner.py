@@ -342,6 +342,7 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
             scorers.setdefault(spec.base, lm_tasks.doc_scorer(s["doc"]))
             verdict = dict(s["item_score"])
             raw = verdict.pop("prediction")
+            likelihoods = {k: verdict.pop(k) for k in ("option_logprobs", "gold_option") if k in verdict}
             score = ItemScore(**verdict)
             records.append(record)
             scores.append(score)
@@ -365,6 +366,7 @@ def write_outputs(cfg: RunConfig, plan: list[TaskSpec], samples: dict[str, list]
                     "text_key": text_key(record),
                     "subsets": record.subsets,
                     "error": score.error,
+                    **likelihoods,  # choice mode only
                 }
             )
         by_base[spec.base][spec.condition] = (records, scores)
