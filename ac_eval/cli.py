@@ -170,6 +170,7 @@ def cmd_demo(args) -> int:
 
 def cmd_labels(args) -> int:
     from ac_eval.analysis.labels import (
+        LIKELIHOOD_AUDIO_GAIN,
         chance_account,
         import_audiomcq,
         make_labels,
@@ -226,6 +227,12 @@ def cmd_labels(args) -> int:
         console.print(f"counterfactual rule (right on every twin with another answer): {r['weak']} weak of "
                       f"{r['n_items']} ({100 * r['weak_share']:.1f}%); {r['items_with_twins']} items have twins; "
                       f"{r['paper_weak_ruled_out_by_twins']} paper-rule weak items are ruled out by their twins")
+    if "likelihood" in account:
+        r = account["likelihood"]
+        console.print(f"likelihood rule (choice mode: sure with silence, the clip adds at most "
+                      f"{LIKELIHOOD_AUDIO_GAIN:g}x to the gold's odds): {r['weak']} weak of {r['n_items']} "
+                      f"({100 * r['weak_share']:.1f}%), {r['undetermined']} undetermined; "
+                      f"{r['paper_weak_carried_by_the_audio']} paper-rule weak items are carried by the audio")
     write_json(Path(args.output).with_suffix(".summary.json"), account)
     return 0
 
@@ -504,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="runs/demo")
     p.add_argument("--train-models", action="store_true",
                    help="rebuild the shipped models from scratch (the hearing base by audio description, then the three "
-                        "voters from it; about 10 minutes on two CPU cores; deterministic: the same weights) and use them")
+                        "voters from it; about 25 minutes on two CPU cores; deterministic: the same weights) and use them")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")
@@ -526,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--split", help="mmau: test-mini (default) or test")
     p.add_argument("--label-field", default="label",
-                   help="label (paper rule, default), label_rotation, label_prior or label_counterfactual")
+                   help="label (paper rule, default), label_rotation, label_prior, label_counterfactual or label_likelihood")
     p.add_argument("--tasks_dir", help="where the subset's task YAMLs go (default: next to --output)")
     p.set_defaults(func=cmd_filter)
 

@@ -13,7 +13,17 @@ model's silent right answer counts only if it differs from the option it picks w
 The counterfactual rule uses twins the benchmark already has: items with the same question and the same options
 but another answer. Their text cannot tell their answers apart, so a model "solves" such an item without audio
 only if it is right with silence on it and on every twin (a default answer is right on some twins, never on all);
-an item without twins is voted on as in the paper's rule. Needs runs whose samples carry `text_key`.
+an item without twins is voted on as in the paper's rule. Needs runs whose samples carry `text_key`. Real
+benchmarks have few twins (MMAU test-mini: 18 of 1000 items; MMAR: none), so there it is mostly the paper's rule.
+
+The likelihood rule is the paper's audio contribution, item by item, in each model's own beliefs. It needs
+choice-mode runs (a local model that scores each option's log-likelihood) with `original` and `silent` (or
+`silent-rotated`). A model answers an item without its audio when, with silence, the gold option is its answer (in
+most option orders asked, and on their average) and the clip adds little to it: the gold's odds with the clip are
+at most LIKELIHOOD_AUDIO_GAIN times its odds with silence. A default answer (the option a model favours whatever
+the question: "high", "two") is right with silence but held at the prior's confidence, and the clip makes the model
+sure: the audio carries the answer, so it does not count. A question that states or implies its answer is as sure
+with silence as with the clip: it counts.
 
 A vote is a model's own answer (right, wrong, unreadable or empty). A missing row, an audio or request error
 or an invalid prediction is no vote at all, never a wrong one: an item whose label would change with the
@@ -22,6 +32,7 @@ missing votes is `undetermined` (counted and listed), and every label carries it
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +70,11 @@ class ItemLabel:
     label_counterfactual: str | None = None  # weak | strong | undetermined under the counterfactual rule
     votes_counterfactual: int | None = None
     n_twins: int | None = None  # items with this item's question and options but another answer
+    label_likelihood: str | None = None  # weak | strong | undetermined under the likelihood rule (choice mode)
+    votes_likelihood: int | None = None
+    n_valid_votes_likelihood: int | None = None
+    # model -> the gold option's probability with the clip and with silence (averaged over the orders asked)
+    gold_probability_by_model: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
@@ -100,7 +116,8 @@ class Votes:
 
 def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condition: str = "silent") -> Votes:
     items: dict[tuple[str, str], dict] = defaultdict(
-        lambda: {"silent": {}, "rotated": defaultdict(list), "silent_chosen": {}, "prior_chosen": {}})
+        lambda: {"silent": {}, "rotated": defaultdict(list), "silent_chosen": {}, "prior_chosen": {},
+                 "likelihood": defaultdict(lambda: defaultdict(dict))})
     run_dirs = [Path(d) for d in run_dirs]
     names = list(names) if names else [_model_name(d) for d in run_dirs]
     if len(names) != len(run_dirs):
@@ -119,6 +136,7 @@ def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condi
 
             read_run(run_dir)  # refuses a folder whose files are not from one finished run
         for row in jsonlines.open(samples):
+            _add_likelihood(items, model, row, condition)
             if row["condition"] == condition:
                 item = items[(row["benchmark"], row["id"])]
                 item["silent"][model] = _vote(row)
@@ -137,6 +155,61 @@ def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condi
                     item.setdefault("n_choices", row["n_choices"])
     coverage = {m: sum(m in i["silent"] for i in items.values()) for m in models}
     return Votes(models, dict(items), coverage)
+
+
+# The likelihood rule's two readings of an item, from choice-mode rows: with the clip, and with silence.
+LIKELIHOOD_READINGS = {"original": "audio", "silent": "silence", "silent-rotated": "silence"}
+# The most the clip may multiply the gold's odds by for the item to count as answered without it (2 bits).
+LIKELIHOOD_AUDIO_GAIN = 4.0
+
+
+def _add_likelihood(items: dict, model: str, row: dict, condition: str) -> None:
+    """Keep a choice-mode row's option probabilities (softmax over their log-likelihoods), in the item's own option
+    order, per model, reading (with the clip or with silence) and rotation; None for a failed row."""
+    reading = LIKELIHOOD_READINGS.get(row["condition"])
+    if reading is None or (reading == "silence" and row["condition"] not in (condition, "silent-rotated")):
+        return
+    if row.get("mode") != "choice":
+        return  # generated answers have no likelihoods
+    source = rotation_source(row["id"])
+    item_id, shift = source if source else (row["id"], 0)
+    scores, gold = row.get("option_logprobs"), row.get("gold_option")
+    reading_probs = None
+    if row.get("status", "ok") in ANSWER_STATUSES and scores and gold is not None:
+        n, top = len(scores), max(scores)
+        weights = [math.exp(x - top) for x in scores]
+        # rotation `shift` asked options[shift:] + options[:shift]: its option j is the item's option (j + shift) % n
+        reading_probs = [0.0] * n
+        for j, w in enumerate(weights):
+            reading_probs[(j + shift) % n] = w / sum(weights)
+        gold = (gold + shift) % n
+    item = items[(row["benchmark"], item_id)]
+    item["likelihood"][model][reading][shift] = reading_probs
+    if reading_probs is not None:
+        item["gold_option"] = gold
+
+
+def _answered_without_audio(readings: dict | None, gold: int | None) -> tuple[bool | None, dict]:
+    """Whether one model answers an item without its audio (the likelihood rule), and the gold's probabilities it
+    is judged on. None (no vote) when a reading is missing or failed."""
+    if not readings or gold is None or not readings.get("audio") or not readings.get("silence"):
+        return None, {}
+    means = {}
+    for reading in ("audio", "silence"):
+        asked = list(readings[reading].values())
+        if any(p is None for p in asked) or len({len(p) for p in asked}) != 1:
+            return None, {}
+        means[reading] = [sum(col) / len(asked) for col in zip(*asked)]
+    a, s = means["audio"][gold], means["silence"][gold]
+    seen = {"with_audio": round(a, 4), "with_silence": round(s, 4)}
+    orders = list(readings["silence"].values())
+    picked_gold = sum(max(range(len(p)), key=p.__getitem__) == gold for p in orders)
+    if picked_gold * 2 <= len(orders) or any(p >= s for i, p in enumerate(means["silence"]) if i != gold):
+        # with silence the model prefers another option, is torn, or picks the gold in only some orders (a guess
+        # that moves with the order, right by chance in a few of them, as the rotation rule guards against too)
+        return False, seen
+    odds = lambda p: p / (1 - p) if p < 1 else math.inf
+    return odds(a) <= LIKELIHOOD_AUDIO_GAIN * odds(s), seen
 
 
 def _three_valued(votes: list[bool | None], k: int) -> str:
@@ -181,6 +254,14 @@ def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[It
             label.prior_match_by_model = {m: (None if item["prior_chosen"].get(m) is None
                                               else item["prior_chosen"][m] == item["silent_chosen"].get(m))
                                           for m in models}
+        if item["likelihood"]:
+            solved, seen = {}, {}
+            for m in models:
+                solved[m], seen[m] = _answered_without_audio(item["likelihood"].get(m), item.get("gold_option"))
+            label.votes_likelihood = sum(v is True for v in solved.values())
+            label.n_valid_votes_likelihood = sum(v is not None for v in solved.values())
+            label.label_likelihood = _three_valued(list(solved.values()), k)
+            label.gold_probability_by_model = {m: v for m, v in seen.items() if v}
         if twins is not None:
             mine = twins.get((benchmark, item_id), [])
             solved = {m: _solved_with_twins(silent[m], [votes.items[t]["silent"].get(m) for t in mine]) for m in models}
@@ -281,7 +362,8 @@ def chance_account(labels: list[ItemLabel], k: int = 2, rotation_need: str = "al
             "paper_weak_not_weak_under_rotation": sum(lbl.label == "weak" and lbl.label_rotation == "strong" for lbl in rotated),
         }
     for rule, field_name, moved in (("counterfactual", "label_counterfactual", "paper_weak_ruled_out_by_twins"),
-                                    ("prior", "label_prior", "paper_weak_explained_by_prior")):
+                                    ("prior", "label_prior", "paper_weak_explained_by_prior"),
+                                    ("likelihood", "label_likelihood", "paper_weak_carried_by_the_audio")):
         summary = _rule_summary(labels, field_name, moved)
         if summary:
             out[rule] = summary

@@ -80,3 +80,11 @@ def text_key(record: Record) -> str:
 
     key = norm(record.question) + "\x1f" + "\x1e".join(sorted(norm(c) for c in record.choices))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def items_with_twins(records: list[Record]) -> set[str]:
+    """Ids of the items that have a twin: another item with the same text_key and another answer."""
+    answers: dict[str, set[str]] = {}
+    for r in records:
+        answers.setdefault(text_key(r), set()).add(" ".join(str(r.answer).lower().split()))
+    return {r.id for r in records if len(answers[text_key(r)]) > 1}

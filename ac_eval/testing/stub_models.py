@@ -8,6 +8,8 @@ looks the answer up in the benchmark metadata it was given, and answers:
   item ids (text-solvable for this model), otherwise a seeded guess;
 - `guesser`: a seeded guess, always (depends on the option order, so rotations re-roll it);
 - `deaf`: a guess that depends only on the question text: the same answer with and without audio.
+
+With no question (silent-no-question) every behaviour guesses from the options alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 from ac_eval.evaluation.benchmarks import load_benchmark
 from ac_eval.evaluation.conditions import AudioInput
 
-PROMPT = re.compile(r"(?s)^(.*) Please choose the answer from the following options: (\[.*\])\. Output the final answer")
+# The question is absent under silent-no-question: the prompt then starts at "Please choose".
+PROMPT = re.compile(r"(?s)^(?:(.*) )?Please choose the answer from the following options: (\[.*\])\. Output the final answer")
 AUDIO_PART = "<audio><|AUDIO|></audio>"
 
 
@@ -59,8 +62,9 @@ class StubBackend:
         match = PROMPT.match(text)
         if not match:
             raise ValueError("the stub reads AudioMCQ-style prompts only")
-        question, choices = match.group(1), ast.literal_eval(match.group(2))
-        item_id, answer = self.answers[(question, tuple(sorted(choices)))]
+        question, choices = match.group(1) or "", ast.literal_eval(match.group(2))
+        # with no question the stub cannot tell which item it is asked: it guesses, as every behaviour would
+        item_id, answer = self.answers[(question, tuple(sorted(choices)))] if question else (None, None)
         hears = audio is not None and bool(audio.array.any())
         behaviour = self.config["behaviour"]
         if behaviour == "listener" and (hears or item_id in self.planted) and answer in choices:
