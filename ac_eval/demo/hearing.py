@@ -17,47 +17,27 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ac_eval.demo.planted_benchmark import SR, tone
+from ac_eval.demo.sounds import COUNTS, LEVEL, MIDDLE_LEVEL, MIDDLE_PITCH, PITCH, SR, beeps, pick, tone
 
 QUESTIONS = ("What do you hear?", "Describe the sound.", "What is in this recording?")
-# word -> the range it names; values between ranges get no word (a 700 Hz tone is neither high nor low).
-PITCH = {"low": (150.0, 400.0), "high": (1200.0, 3000.0)}
-LEVEL = {"quiet": (0.004, 0.02), "loud": (0.5, 0.8)}
-MIDDLE_PITCH, MIDDLE_LEVEL = (500.0, 1000.0), (0.1, 0.35)
-COUNTS = ("one", "two", "three")
-
-
-def _pick(rng: np.random.Generator, named: dict, middle: tuple) -> tuple[str, float]:
-    word = str(rng.choice([*named, ""]))
-    low, high = named[word] if word else middle
-    if word in ("low", "high", ""):  # frequencies spread evenly on a log scale
-        return word, float(np.exp(rng.uniform(np.log(low), np.log(high))))
-    return word, float(rng.uniform(low, high))
 
 
 def describe_clip(rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """One random sound and its description."""
     kind = str(rng.choice(["tone", "noise", "beeps", "silence"], p=[0.3, 0.15, 0.45, 0.1]))
-    level_word, amp = _pick(rng, LEVEL, MIDDLE_LEVEL)
+    level_word, amp = pick(rng, LEVEL, MIDDLE_LEVEL)
     if kind == "silence":
         seconds = float(rng.choice([1.0, 1.5, 30.0], p=[0.45, 0.45, 0.1]))
         return np.zeros(int(seconds * SR)), "silence"
     if kind == "noise":
         seconds = float(rng.uniform(0.8, 1.6))
         return amp * rng.standard_normal(int(seconds * SR)), f"{level_word} noise".strip()
-    pitch_word, freq = _pick(rng, PITCH, MIDDLE_PITCH)
+    pitch_word, freq = pick(rng, PITCH, MIDDLE_PITCH)
     if kind == "tone":
         clip = tone(freq, float(rng.uniform(0.8, 1.6)), amp)
         return clip, " ".join(w for w in ("a", level_word, pitch_word, "tone") if w)
     n = int(rng.integers(1, 4))
-    # Beeps about 0.15 s long, about 0.45 s apart, in a clip of about 1.5 s whatever the count (the clip's length
-    # says nothing of it). Wider spreads than these need more than this tiny model's 2 + 2 layers to count.
-    length, gap, first = float(rng.uniform(0.14, 0.16)), float(rng.uniform(0.42, 0.48)), float(rng.uniform(0.08, 0.12))
-    clip = np.zeros(int(rng.uniform(1.45, 1.55) * SR))
-    for k in range(n):
-        start = int((first + gap * k) * SR)
-        clip[start : start + int(length * SR)] = tone(freq, length, amp)
-    return clip, " ".join(w for w in (COUNTS[n - 1], level_word, pitch_word, "beeps" if n > 1 else "beep") if w)
+    return beeps(rng, n, freq, amp), " ".join(w for w in (COUNTS[n - 1], level_word, pitch_word, "beeps" if n > 1 else "beep") if w)
 
 
 def write_description_data(root: str | Path, n: int = 2400, seed: int = 0) -> Path:

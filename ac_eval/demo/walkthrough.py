@@ -1,11 +1,12 @@
-"""`ac-eval demo`: the whole idea, offline, on two CPU cores, in a few minutes.
+"""`ac-eval demo`: the whole idea, offline, on two CPU cores, in about eight minutes.
 
-A procedural benchmark with planted truth (some questions need the audio, some give their answer away in the
-text); a tiny Qwen2-Audio that hears (trained on audio description, never on multiple choice) and three voters
-fine-tuned from it on the benchmark's train split (all shipped in the package; rebuilt with --train-models);
-the voters evaluated with the audio, with silence, under rotation and with no question; weak/strong labels checked
-against the truth under every rule; Weak-to-Strong from the hearing base on the voters' labels (SFT on the weak
-train items, GRPO on the strong ones), evaluated after each stage; and the leaderboard.
+A procedural benchmark with planted truth, built like the real ones (some questions need the audio, some give
+their answer away in the text, few share their text with another item); a tiny Qwen2-Audio that hears (trained on
+audio description, never on multiple choice) and three voters fine-tuned from it on the benchmark's train split
+(all shipped in the package; rebuilt with --train-models); the voters evaluated in choice mode with the audio, with
+silence, under rotation and with no question; weak/strong labels checked against the truth under every rule;
+Weak-to-Strong from the hearing base on the voters' likelihood-rule labels (SFT on the weak train items, GRPO on the
+strong ones), evaluated after each stage; and the leaderboard.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ac_eval.files import write_json
 
 # Voters differ as real models do: seed, data order and step count. Each is the hearing base + SFT on the planted
 # train split (multiple choice), the base's perception put to the benchmark's format.
-VOTERS = ({"seed": 0, "steps": 500}, {"seed": 1, "steps": 450}, {"seed": 2, "steps": 550})
+VOTERS = ({"seed": 0, "steps": 1600}, {"seed": 1, "steps": 1500}, {"seed": 2, "steps": 1700})
 VOTER_SEEDS = tuple(v["seed"] for v in VOTERS)
 # A 0.35 M-parameter model learns at rates far above the paper's 7B ones; AdamW beta2 0.999, no weight decay.
 SFT_SETTINGS = ["stages.sft.per_device_batch=8", "stages.sft.bf16=false", "stages.sft.lr=3e-3", "stages.sft.save_steps=100000",
@@ -63,13 +64,21 @@ def train_demo_models(output: Path, data: Path, console: Console | None = None, 
     return models
 
 
-def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console) -> dict:
+def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console,
+              mode: str = "generate") -> dict:
     from ac_eval.evaluation.runner import RunConfig, run
 
     # The run folder's name (voter-0, w2s) is the model's name in labels, tables and the board.
     return run(RunConfig(tasks=[task], model_args=f"pretrained={model},name={out.name.removesuffix('-train')}",
-                         conditions=conditions, limit=limit,
+                         conditions=conditions, limit=limit, mode=mode,
                          include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
+
+
+# What the voters are asked, in choice mode (each option's log-likelihood, as the likelihood rule needs): with the
+# audio, with silence, under rotation, and with no question (the prior rule); on the train split what the
+# likelihood rule, which Weak-to-Strong's labels come from, needs.
+VOTER_CONDITIONS = ["original", "silent", "silent-rotated", "silent-no-question"]
+TRAIN_VOTER_CONDITIONS = ["original", "silent", "silent-rotated"]
 
 
 # Every label rule, side by side (ac_eval.analysis.labels): name shown, ItemLabel field.
@@ -78,7 +87,9 @@ LABEL_RULES = (
     ("rotation rule (2 of 3 right under every rotation)", "label_rotation"),
     ("prior rule (2 of 3 right, not their no-question answer)", "label_prior"),
     ("counterfactual rule (2 of 3 right on the item and its twins)", "label_counterfactual"),
+    ("likelihood rule (2 of 3 sure with silence, the clip adds <= 4x odds)", "label_likelihood"),
 )
+TRAIN_LABEL_FIELD = "label_likelihood"  # the rule whose train labels Weak-to-Strong trains on
 
 
 def flipped_items(before: Path, after: Path, condition: str = "original") -> dict:
@@ -112,6 +123,23 @@ def label_quality(labels, truth: dict[str, bool], field: str) -> dict:
             "precision": hit / len(predicted) if predicted else None, "recall": hit / len(actual) if actual else None}
 
 
+def best_rule(quality: dict) -> str:
+    """The rule whose weaker of precision and recall is highest (the paper's on a tie)."""
+    def floor(q: dict) -> float:
+        return min(q["precision"] or 0.0, q["recall"] or 0.0)
+    return max(quality, key=lambda rule: floor(quality[rule]))
+
+
+def _benchmark_facts(metadata: Path, truth: dict[str, bool]) -> dict:
+    from ac_eval.evaluation.benchmarks import load_benchmark
+    from ac_eval.evaluation.records import items_with_twins
+
+    records = load_benchmark("mmau", metadata, "test-mini").records
+    twins = items_with_twins(records)
+    return {"items": len(records), "text_solvable": sum(not truth[r.id] for r in records),
+            "items_with_twins": len(twins), "twin_share": len(twins) / len(records)}
+
+
 def tiny_recipe_settings(sft_steps: int, grpo_steps: int) -> list[str]:
     """Overrides that fit the shipped recipes to the demo's 0.35 M-parameter model on two CPU cores: far higher
     learning rates than the paper's 7B ones, AdamW beta2 0.999 without weight decay (tests/test_train.py says why),
@@ -125,7 +153,7 @@ def tiny_recipe_settings(sft_steps: int, grpo_steps: int) -> list[str]:
             "stages.grpo.save_steps=100000", "stages.grpo.weight_decay=0", "stages.grpo.adam_beta2=0.999"]
 
 
-def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_train_labelled: int | None = None,
+def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_train_labelled: int | None = 600,
              sft_steps: int = 200, grpo_steps: int = 300, training_scale: float = 1.0) -> dict:
     """The whole demo. `training_scale` shrinks every rebuild's step counts (tests run the pipeline at 0.01)."""
     from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
@@ -144,8 +172,10 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     for split in ("test", "train"):
         write_task_yamls(f"synthbench_{split}", "mmau", "test-mini", data[split]["mmau"], tasks_dir,
                          "the demo's planted-truth benchmark (MMAU format)")
-    console.print(f"test: {n_test} questions ({sum(not truth[k] for k in truth if k.startswith('test'))} answerable "
-                  f"from the text alone); train split for the models; truth in {data['truth']}")
+    benchmark = _benchmark_facts(data["test"]["mmau"], truth)
+    console.print(f"test: {n_test} questions ({benchmark['text_solvable']} answerable from the text alone; "
+                  f"{benchmark['items_with_twins']} with a twin, i.e. the same question and options and another "
+                  f"answer); train split for the models; truth in {data['truth']}")
 
     console.rule("2. a tiny Qwen2-Audio that hears (audio description), and three voters fine-tuned from it")
     if train_models or not (shipped_models() / "voter-0" / "config.json").exists():
@@ -161,8 +191,8 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     runs = []
     for i, model in enumerate(models):
         console.print(f"voter {i}: {model.name}")
-        _evaluate(model, "synthbench_test", tasks_dir, ["original", "silent", "silent-rotated", "silent-no-question"],
-                  output / "runs" / f"voter-{i}", None, console if i == 0 else Console(quiet=True))
+        _evaluate(model, "synthbench_test", tasks_dir, VOTER_CONDITIONS, output / "runs" / f"voter-{i}", None,
+                  console if i == 0 else Console(quiet=True), mode="choice")
         runs.append(output / "runs" / f"voter-{i}")
 
     console.rule("4. weak/strong labels against the planted truth")
@@ -181,18 +211,18 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     console.rule("5. Weak-to-Strong from the hearing base: SFT on the weak train items, GRPO on the strong ones")
     train_runs = []
     for i, model in enumerate(models):
-        _evaluate(model, "synthbench_train", tasks_dir, ["silent"], output / "runs" / f"voter-{i}-train",
-                  n_train_labelled, Console(quiet=True))
+        _evaluate(model, "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS, output / "runs" / f"voter-{i}-train",
+                  n_train_labelled, Console(quiet=True), mode="choice")
         train_runs.append(output / "runs" / f"voter-{i}-train")
     train_labels = make_labels(silent_votes(train_runs, [f"voter-{i}" for i in range(len(runs))]))
     write_labels(train_labels, output / "train_labels.jsonl")
-    counts = {lab: [lbl.id for lbl in train_labels if lbl.label_counterfactual == lab] for lab in ("weak", "strong")}
-    console.print(f"train items labelled: {len(train_labels)} (counterfactual rule): weak {len(counts['weak'])} "
+    counts = {lab: [lbl.id for lbl in train_labels if getattr(lbl, TRAIN_LABEL_FIELD) == lab] for lab in ("weak", "strong")}
+    console.print(f"train items labelled: {len(train_labels)} ({TRAIN_LABEL_FIELD}): weak {len(counts['weak'])} "
                   f"({sum(not truth[i] for i in counts['weak'])} truly text-solvable), strong {len(counts['strong'])} "
                   f"({sum(truth[i] for i in counts['strong'])} truly audio-needing)")
     recipe = load_recipe("weak_sft_strong_grpo", [
         f"base_model={base}", f"data={data['train']['audiomcq']}", f"labels={output / 'train_labels.jsonl'}",
-        "label_field=label_counterfactual", *tiny_recipe_settings(sft_steps, grpo_steps)])
+        f"label_field={TRAIN_LABEL_FIELD}", *tiny_recipe_settings(sft_steps, grpo_steps)])
     tuned = run_recipe(recipe, output / "weak-to-strong")
 
     console.rule("6. the model after SFT and after GRPO, evaluated again")
@@ -213,7 +243,9 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     page = write_board(build_board(entries), board_dir)  # synthetic rows only: no published numbers beside them
     summary = {
         "wall_seconds": round(time.perf_counter() - start, 1),
+        "benchmark": benchmark,
         "label_quality": quality,
+        "best_rule": best_rule(quality),
         "grpo_flips": flips,
         "accuracy": {r.name: _accuracy_by_kind(r) for r in evaluated},
         "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
@@ -233,7 +265,9 @@ def _accuracy_by_kind(run_dir: Path) -> dict:
 
 
 def _print_summary(console: Console, summary: dict) -> None:
-    kinds = ["overall", "pitch", "texture", "count", "loudness", "text", "named"]
+    from ac_eval.demo.planted_benchmark import AUDIO_KINDS, TEXT_KINDS
+
+    kinds = ["overall", *AUDIO_KINDS, *TEXT_KINDS]
     table = Table(title="Accuracy on the test split (%): with audio / with silence", title_justify="left")
     table.add_column("model")
     for k in kinds:

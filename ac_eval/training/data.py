@@ -40,7 +40,7 @@ def mcq_example(record: Record, label: str | None) -> Example:
 def load_examples(data: str | Path, labels: str | Path | None = None, label_field: str = "label") -> list[Example]:
     """Training items of a jsonl file, AudioMCQ records or ms-swift conversations (told apart by `messages`), with
     their label: from `labels` (an `ac-eval labels` file; `label_field` names the rule: label, label_rotation,
-    label_prior, label_counterfactual) if given, else the rows' own "audio-contribution" key."""
+    label_prior, label_counterfactual, label_likelihood) if given, else the rows' own "audio-contribution" key."""
     path = Path(data)
     if _is_chat_file(path):
         examples = read_ms_swift(path)
