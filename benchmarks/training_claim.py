@@ -37,8 +37,10 @@ def main() -> None:
     parser.add_argument("--grpo-steps", type=int, default=300)
     parser.add_argument("--seeds", default="0,1", help="comma-separated training seeds (data order, sampling)")
     parser.add_argument("--n-test", type=int, default=240, help="test items (about 63%% need the audio)")
-    parser.add_argument("--rule", default="label_counterfactual",
-                        choices=["label", "label_rotation", "label_prior", "label_counterfactual"])
+    parser.add_argument("--rule", default="label_likelihood",
+                        choices=["label", "label_rotation", "label_prior", "label_counterfactual", "label_likelihood"])
+    parser.add_argument("--n-train-labelled", type=int, default=600,
+                        help="train items the voters label, from the top of the split (the recipes train on these)")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -46,7 +48,14 @@ def main() -> None:
     from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
     from ac_eval.analysis.subsets import write_task_yamls
     from ac_eval.demo.planted_benchmark import write_synthbench
-    from ac_eval.demo.walkthrough import LABEL_RULES, _evaluate, label_quality, shipped_models, tiny_recipe_settings
+    from ac_eval.demo.walkthrough import (
+        LABEL_RULES,
+        TRAIN_VOTER_CONDITIONS,
+        _evaluate,
+        label_quality,
+        shipped_models,
+        tiny_recipe_settings,
+    )
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,18 +68,19 @@ def main() -> None:
     for split in ("test", "train"):
         write_task_yamls(f"synthbench_{split}", "mmau", "test-mini", data[split]["mmau"], tasks_dir, "training claim")
 
-    # 1. labels of the train split: the shipped voters, with silence (and with no question, for the prior rule)
+    # 1. labels of the train split's first items: the shipped voters in choice mode, with silence, rotated, and
+    # with no question (every rule; the recipes train on the labelled items only)
     voter_runs = []
     for i in range(3):
         run = out / "voters" / f"voter-{i}"
         if not (run / "results.json").exists():
-            _evaluate(shipped_models() / f"voter-{i}", "synthbench_train", tasks_dir, ["silent", "silent-no-question"],
-                      run, None, quiet)
+            _evaluate(shipped_models() / f"voter-{i}", "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS,
+                      run, args.n_train_labelled, quiet, mode="choice")
         voter_runs.append(run)
     labels = make_labels(silent_votes(voter_runs, [f"voter-{i}" for i in range(3)]))
     write_labels(labels, out / "train_labels.jsonl")
     rule_quality = {name: label_quality(labels, truth, field) for name, field in LABEL_RULES
-                    if any(getattr(lbl, field) is not None for lbl in labels)}  # rotation is not run here
+                    if any(getattr(lbl, field) is not None for lbl in labels)}  # the prior rule is not run here
 
     # 2. the hearing base, three recipes, through `ac-eval train`, once per seed
     base = shipped_models() / "hearing-base"
