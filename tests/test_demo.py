@@ -14,7 +14,7 @@ def test_synthbench_has_planted_truth_and_both_formats(tmp_path):
     from ac_eval.evaluation.benchmarks import load_benchmark
     from ac_eval.evaluation.records import items_with_twins
 
-    paths = write_synthbench(tmp_path, n_train=400, n_test=120, seed=3)
+    paths = write_synthbench(tmp_path, n_test=120, seed=3)
     truth = json.loads(paths["truth"].read_text())["needs_audio"]
     test = json.loads(paths["test"]["mmau"].read_text())
     assert len(test) == 120 and all(r["answer"] in r["choices"] for r in test)
@@ -37,10 +37,10 @@ def test_synthbench_has_planted_truth_and_both_formats(tmp_path):
     for kind in AUDIO_KINDS:
         answers = [r["answer"] for r in train if r["id"].split("-")[1] == kind]
         assert max(set(answers), key=answers.count) == PRIORS[kind]
-        assert answers.count(PRIORS[kind]) / len(answers) > 1.2 / len(ANSWERS[kind])
+        assert answers.count(PRIORS[kind]) / len(answers) > 1 / len(ANSWERS[kind]) + 0.05, (kind, len(answers))
     copies = [r for r in train if r["id"].endswith("-silent")]
     assert copies and all(r["audio-contribution"] == "weak" for r in copies)
-    again = write_synthbench(tmp_path / "again", n_train=400, n_test=120, seed=3)
+    again = write_synthbench(tmp_path / "again", n_test=120, seed=3)
     assert again["test"]["mmau"].read_text() == paths["test"]["mmau"].read_text()  # fixed seed
 
 

@@ -54,13 +54,17 @@ def test_the_hearing_base_perceives_every_planted_sound_and_never_saw_the_format
     backend = load_backend(str(base))
     kinds = [e.id.split("-")[1] for e in examples]
     said = {}
-    for condition, check in (("original", lambda rate: rate >= 0.9), ("silent", lambda rate: rate <= 0.5)):
+    # the clips span each word's whole range, edges included, where the base is least sure: >= 90% of all of them,
+    # >= 80% of each kind; with silence at most half of any kind
+    for condition, check in (("original", lambda rate: rate >= 0.8), ("silent", lambda rate: rate <= 0.5)):
         said[condition] = _described(backend, examples, condition)
         right, total = Counter(), Counter(kinds)
         for e, kind, text in zip(examples, kinds, said[condition]):
             right[kind] += _heard(text, e.answer, kind)
         rates = {k: right[k] / total[k] for k in total}
         assert set(rates) == set(AUDIO_KINDS) and all(check(r) for r in rates.values()), (condition, rates)
+        if condition == "original":
+            assert sum(right.values()) >= 0.9 * len(examples), (condition, rates)
     # it describes; it does not answer in the multiple-choice format (it never saw it)
     assert not any("<answer>" in text for text in said["original"])
 
@@ -124,10 +128,13 @@ def test_weak_to_strong_grpo_teaches_its_sft_model_to_answer_from_the_audio(plan
     final = run_recipe(recipe, tmp_path / "w2s")
     scores = {}
     for name, model in (("after-sft", tmp_path / "w2s" / "sft" / "final"), ("after-grpo", final)):
-        _evaluate(model, "synthbench_test", planted["tasks"], ["original"], tmp_path / name, None, Console(quiet=True))
-        by_kind = _accuracy_by_kind(tmp_path / name)["original"]
-        scores[name] = sum(by_kind[k] for k in AUDIO_KINDS) / len(AUDIO_KINDS)
-    assert scores["after-grpo"] >= scores["after-sft"] + 0.15, scores
+        _evaluate(model, "synthbench_test", planted["tasks"], ["original", "silent"], tmp_path / name, None,
+                  Console(quiet=True))
+        by_condition = _accuracy_by_kind(tmp_path / name)
+        scores[name] = {c: sum(by_condition[c][k] for k in AUDIO_KINDS) / len(AUDIO_KINDS) for c in by_condition}
+    gain = {c: scores["after-grpo"][c] - scores["after-sft"][c] for c in ("original", "silent")}
+    # better with the clips, and by more than with silence: GRPO taught listening, not only the format or a prior
+    assert gain["original"] >= 0.05 and gain["original"] >= gain["silent"] + 0.05, (scores, gain)
     log = [json.loads(line) for line in (tmp_path / "w2s" / "grpo" / "log.jsonl").read_text().splitlines()]
     assert sum(r["reward_accuracy"] for r in log[-5:]) > sum(r["reward_accuracy"] for r in log[:5])
     assert Path(final / "ac_eval_training.json").is_file()

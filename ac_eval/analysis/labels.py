@@ -19,11 +19,11 @@ benchmarks have few twins (MMAU test-mini: 18 of 1000 items; MMAR: none), so the
 The likelihood rule is the paper's audio contribution, item by item, in each model's own beliefs. It needs
 choice-mode runs (a local model that scores each option's log-likelihood) with `original` and `silent` (or
 `silent-rotated`). A model answers an item without its audio when, with silence, the gold option is its answer (in
-most option orders asked, and on their average) and the clip adds little to it: the gold's odds with the clip are
-at most LIKELIHOOD_AUDIO_GAIN times its odds with silence. A default answer (the option a model favours whatever
-the question: "high", "two") is right with silence but held at the prior's confidence, and the clip makes the model
-sure: the audio carries the answer, so it does not count. A question that states or implies its answer is as sure
-with silence as with the clip: it counts.
+every option order asked, or most with `rotation_need="most"`, and on their average) and the clip adds little to
+it: the gold's odds with the clip are at most LIKELIHOOD_AUDIO_GAIN times its odds with silence. A default answer
+(the option a model favours whatever the question: "high", "two") is right with silence but held at the prior's
+confidence, and the clip makes the model sure: the audio carries the answer, so it does not count. A question that
+states or implies its answer is as sure with silence as with the clip: it counts.
 
 A vote is a model's own answer (right, wrong, unreadable or empty). A missing row, an audio or request error
 or an invalid prediction is no vote at all, never a wrong one: an item whose label would change with the
@@ -189,9 +189,10 @@ def _add_likelihood(items: dict, model: str, row: dict, condition: str) -> None:
         item["gold_option"] = gold
 
 
-def _answered_without_audio(readings: dict | None, gold: int | None) -> tuple[bool | None, dict]:
+def _answered_without_audio(readings: dict | None, gold: int | None, need: str = "all") -> tuple[bool | None, dict]:
     """Whether one model answers an item without its audio (the likelihood rule), and the gold's probabilities it
-    is judged on. None (no vote) when a reading is missing or failed."""
+    is judged on. `need`: the gold must be its pick with silence in all option orders asked, or in most (as the
+    rotation rule). None (no vote) when a reading is missing or failed."""
     if not readings or gold is None or not readings.get("audio") or not readings.get("silence"):
         return None, {}
     means = {}
@@ -204,9 +205,9 @@ def _answered_without_audio(readings: dict | None, gold: int | None) -> tuple[bo
     seen = {"with_audio": round(a, 4), "with_silence": round(s, 4)}
     orders = list(readings["silence"].values())
     picked_gold = sum(max(range(len(p)), key=p.__getitem__) == gold for p in orders)
-    if picked_gold * 2 <= len(orders) or any(p >= s for i, p in enumerate(means["silence"]) if i != gold):
+    if picked_gold < _needed(len(orders), need) or any(p >= s for i, p in enumerate(means["silence"]) if i != gold):
         # with silence the model prefers another option, is torn, or picks the gold in only some orders (a guess
-        # that moves with the order, right by chance in a few of them, as the rotation rule guards against too)
+        # that moves with the order, right by chance in some of them, as the rotation rule guards against too)
         return False, seen
     odds = lambda p: p / (1 - p) if p < 1 else math.inf
     return odds(a) <= LIKELIHOOD_AUDIO_GAIN * odds(s), seen
@@ -257,7 +258,8 @@ def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[It
         if item["likelihood"]:
             solved, seen = {}, {}
             for m in models:
-                solved[m], seen[m] = _answered_without_audio(item["likelihood"].get(m), item.get("gold_option"))
+                solved[m], seen[m] = _answered_without_audio(item["likelihood"].get(m), item.get("gold_option"),
+                                                             rotation_need)
             label.votes_likelihood = sum(v is True for v in solved.values())
             label.n_valid_votes_likelihood = sum(v is not None for v in solved.values())
             label.label_likelihood = _three_valued(list(solved.values()), k)
