@@ -178,7 +178,7 @@ def raw_prediction(doc: dict, results: list) -> str | None:
     return doc["continuations"][best]
 
 
-def gold_option(record) -> int | None:
+def gold_option(record: Record) -> int | None:
     """The index of the option that is the answer (case and spacing ignored); None when no single option is."""
     norm = [" ".join(str(c).lower().split()) for c in record.choices]
     answer = " ".join(str(record.answer).lower().split()) if record.answer is not None else None
