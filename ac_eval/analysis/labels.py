@@ -42,6 +42,7 @@ import jsonlines
 
 from ac_eval.analysis.stats import weak_by_chance
 from ac_eval.evaluation.conditions import rotation_source
+from ac_eval.evaluation.records import norm_answer
 from ac_eval.evaluation.scoring import ANSWER_STATUSES
 from ac_eval.files import write_jsonl
 
@@ -274,10 +275,6 @@ def make_labels(votes: Votes, k: int = 2, rotation_need: str = "all") -> list[It
     return labels
 
 
-def _norm_answer(answer: Any) -> str:
-    return " ".join(str(answer).lower().split())
-
-
 def _counterfactual_twins(votes: Votes) -> dict[tuple[str, str], list[tuple[str, str]]] | None:
     """Per item, the items with its text_key and another answer; None when the runs predate text_key."""
     with_silent = {key: item for key, item in votes.items.items() if item["silent"]}
@@ -289,7 +286,7 @@ def _counterfactual_twins(votes: Votes) -> dict[tuple[str, str], list[tuple[str,
     twins = {}
     for key, item in with_silent.items():
         twins[key] = [other for other in groups[(key[0], item["text_key"])]
-                      if _norm_answer(votes.items[other]["answer"]) != _norm_answer(item["answer"])]
+                      if norm_answer(votes.items[other]["answer"]) != norm_answer(item["answer"])]
     return twins
 
 

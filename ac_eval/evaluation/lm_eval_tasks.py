@@ -17,7 +17,7 @@ from typing import Any
 from ac_eval.evaluation.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
 from ac_eval.evaluation.conditions import get_condition
 from ac_eval.evaluation.prompts import get_prompt
-from ac_eval.evaluation.records import AudioRef, Record
+from ac_eval.evaluation.records import AudioRef, Record, norm_answer
 from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, Scorer, score_item
 
 
@@ -180,8 +180,8 @@ def raw_prediction(doc: dict, results: list) -> str | None:
 
 def gold_option(record: Record) -> int | None:
     """The index of the option that is the answer (case and spacing ignored); None when no single option is."""
-    norm = [" ".join(str(c).lower().split()) for c in record.choices]
-    answer = " ".join(str(record.answer).lower().split()) if record.answer is not None else None
+    norm = [norm_answer(c) for c in record.choices]
+    answer = norm_answer(record.answer) if record.answer is not None else None
     return norm.index(answer) if answer is not None and norm.count(answer) == 1 else None
 
 

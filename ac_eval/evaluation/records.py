@@ -82,9 +82,14 @@ def text_key(record: Record) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def norm_answer(answer: object) -> str:
+    """An answer or option as compared across items: case and spacing ignored."""
+    return " ".join(str(answer).lower().split())
+
+
 def items_with_twins(records: list[Record]) -> set[str]:
     """Ids of the items that have a twin: another item with the same text_key and another answer."""
     answers: dict[str, set[str]] = {}
     for r in records:
-        answers.setdefault(text_key(r), set()).add(" ".join(str(r.answer).lower().split()))
+        answers.setdefault(text_key(r), set()).add(norm_answer(r.answer))
     return {r.id for r in records if len(answers[text_key(r)]) > 1}
