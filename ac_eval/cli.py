@@ -67,7 +67,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_config(args):
-    from ac_eval.evaluation.runner import RunConfig
+    from ac_eval.run.folder import RunConfig
 
     model_args = args.model_args
     for key in ("device", "dtype"):
@@ -106,7 +106,8 @@ def _run_config(args):
 def cmd_run(args) -> int:
     from ac_eval.analysis.report import status_lines
     from ac_eval.console import make_console
-    from ac_eval.evaluation.runner import EXIT_NO_AUDIO, NoAudioError, run
+    from ac_eval.run.drive import NoAudioError, run
+    from ac_eval.run.folder import EXIT_NO_AUDIO
 
     cfg = _run_config(args)
     fmt = getattr(args, "format", "rich")
@@ -188,8 +189,10 @@ def cmd_labels(args) -> int:
         if args.k > len(args.run_dirs):
             raise ValueError(f"--k {args.k} with {len(args.run_dirs)} run(s): an item is weak when k models are right "
                              "with silence, so k cannot exceed the number of runs (the paper: 2 of 3)")
+        from ac_eval.run.folder import read_samples
+
         names = args.names.split(",") if args.names else None
-        votes = silent_votes([Path(d) for d in args.run_dirs], names, args.condition)
+        votes = silent_votes(read_samples(args.run_dirs, names), args.condition)
         warning = votes.coverage_warning()
         if warning:
             console.print(f"warning: {warning}", style="yellow")
@@ -261,8 +264,10 @@ def cmd_split_report(args) -> int:
     from ac_eval.analysis.paper_tables import print_tables, split_report, to_markdown
     from ac_eval.console import make_console
 
-    report = split_report(Path(args.labels), [Path(d) for d in args.run_dirs],
-                          args.names.split(",") if args.names else None)
+    from ac_eval.run.folder import read_samples
+
+    runs = read_samples(args.run_dirs, args.names.split(",") if args.names else None)
+    report = split_report(Path(args.labels), runs)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "split_report.json", report)
@@ -386,7 +391,7 @@ def cmd_train(args) -> int:
 def cmd_report(args) -> int:
     from ac_eval.analysis.report import print_report
     from ac_eval.console import make_console
-    from ac_eval.evaluation.runner import read_run
+    from ac_eval.run.folder import read_run
 
     report = read_run(args.run_dir)
     if args.format == "json":
@@ -431,7 +436,7 @@ def _task_names() -> list[str]:
 
 
 def _prompt_names() -> list[str]:
-    from ac_eval.evaluation.prompts import prompt_names
+    from ac_eval.evaluation.benchmarks import prompt_names
 
     return prompt_names()
 
@@ -625,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     from ac_eval.evaluation.audio import AudioError
     from ac_eval.evaluation.benchmarks import MetadataError
     from ac_eval.evaluation.predictions import PredictionsError
-    from ac_eval.evaluation.runner import RunFolderError
+    from ac_eval.run.folder import RunFolderError
     from ac_eval.files import FolderLockedError
     from ac_eval.models import ModelUnusable
 

@@ -75,8 +75,9 @@ def worker(args) -> dict:
     """One engine, built once, warmed up, timed."""
     import torch
 
-    from ac_eval.evaluation.conditions import AudioInput, get_condition
-    from ac_eval.evaluation.prompts import get_prompt
+    from ac_eval.evaluation.records import AudioInput
+    from ac_eval.evaluation.conditions import get_condition
+    from ac_eval.evaluation.benchmarks import get_prompt
     from ac_eval.evaluation.records import AudioRef, Record
     from ac_eval.models.generation import GenerationSettings
 

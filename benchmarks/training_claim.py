@@ -46,6 +46,7 @@ def main() -> None:
     from rich.console import Console
 
     from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
+    from ac_eval.run.folder import read_samples
     from ac_eval.analysis.subsets import write_task_yamls
     from ac_eval.demo.planted_benchmark import write_synthbench
     from ac_eval.demo.walkthrough import (
@@ -77,7 +78,7 @@ def main() -> None:
             _evaluate(shipped_models() / f"voter-{i}", "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS,
                       run, args.n_train_labelled, quiet, mode="choice")
         voter_runs.append(run)
-    labels = make_labels(silent_votes(voter_runs, [f"voter-{i}" for i in range(3)]))
+    labels = make_labels(silent_votes(read_samples(voter_runs, [f"voter-{i}" for i in range(3)])))
     write_labels(labels, out / "train_labels.jsonl")
     rule_quality = {name: label_quality(labels, truth, field) for name, field in LABEL_RULES
                     if any(getattr(lbl, field) is not None for lbl in labels)}  # the prior rule is not run here

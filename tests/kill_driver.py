@@ -44,6 +44,6 @@ if target:
 
     files.write_text = write_text
     files.os = _Os()
-    import ac_eval.evaluation.runner  # noqa: F401  (it imports write_text from files when it writes)
+    import ac_eval.run.folder  # noqa: F401  (it imports write_text from files when it writes)
 
 sys.exit(main(sys.argv[1:]))

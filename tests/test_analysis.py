@@ -7,8 +7,9 @@ import jsonlines
 import pytest
 
 from ac_eval.analysis.labels import chance_account, make_labels, silent_votes
+from ac_eval.run.folder import read_samples
 from ac_eval.cli import main
-from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.run import RunConfig, run
 from ac_eval.testing.stub_models import write_stub
 
 LIMIT = 40
@@ -37,7 +38,7 @@ def stub_runs(bench_root, planted, tmp_path_factory):
 
 
 def test_planted_labels_recovered(stub_runs, planted):
-    labels = make_labels(silent_votes(stub_runs, ["a", "b", "guess"]))
+    labels = make_labels(silent_votes(read_samples(stub_runs, ["a", "b", "guess"])))
     assert len(labels) == LIMIT
     weak = {lbl.id for lbl in labels if lbl.label == "weak"}
     assert planted <= weak  # paper rule: every planted item is weak (recall 1) ...
@@ -140,7 +141,7 @@ def test_missing_or_failed_votes_are_not_wrong_votes(tmp_path, capsys):
     for m, name in enumerate("abc"):
         rows = [{"id": item, **votes[m]} for item, votes in plan.items() if votes[m] is not None]
         runs.append(_fake_run(tmp_path / name, rows))
-    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(runs, list("abc")))}
+    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(read_samples(runs, list("abc"))))}
     assert {i: lbl.label for i, lbl in labels.items()} == {
         "i1": "weak", "i2": "undetermined", "i3": "strong", "i4": "undetermined", "i5": "strong", "i6": "weak"}
     assert {i: lbl.n_valid_votes for i, lbl in labels.items()} == {"i1": 2, "i2": 2, "i3": 2, "i4": 1, "i5": 2, "i6": 3}
@@ -162,7 +163,7 @@ def test_missing_or_failed_votes_are_not_wrong_votes(tmp_path, capsys):
     assert main(["labels", str(runs[0]), "--output", str(tmp_path / "one.jsonl")]) == 2
     assert "--k 2 with 1 run(s)" in capsys.readouterr().err
     with pytest.raises(ValueError, match="k=4 with 3 run"):
-        make_labels(silent_votes(runs, list("abc")), k=4)
+        make_labels(silent_votes(read_samples(runs, list("abc"))), k=4)
 
 
 def test_rotation_votes_with_a_missing_rotation(tmp_path):
@@ -176,7 +177,7 @@ def test_rotation_votes_with_a_missing_rotation(tmp_path):
     for name, votes in (("a", (ok, ok, ok, ok)), ("b", (ok, ok, err, ok)), ("c", (ok, no, ok, ok))):
         rows = [{"id": "q", "status": "ok", "correct": True}] + [rot("q", k, v) for k, v in enumerate(votes)]
         runs.append(_fake_run(tmp_path / name, rows))
-    (label,) = make_labels(silent_votes(runs, list("abc")))
+    (label,) = make_labels(silent_votes(read_samples(runs, list("abc"))))
     # a solves every rotation, b has one rotation missing (unknown), c fails one: 1 sure, 1 unknown -> undetermined
     assert label.label == "weak" and label.label_rotation == "undetermined"
     assert label.votes_rotation == 1 and label.n_valid_votes_rotation == 2 and label.n_rotations == 4
@@ -211,7 +212,7 @@ def test_prior_and_counterfactual_rules(tmp_path, capsys):
             {**row("u", "dog", None, False, "silent-no-question"), "status": "unparseable"},
         ]
         runs.append(_fake_run(tmp_path / name, rows))
-    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(runs, list("abc")))}
+    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(read_samples(runs, list("abc"))))}
     assert {i: lbl.label for i, lbl in labels.items()} == {"t1": "weak", "t2": "strong", "u": "weak"}  # paper rule
     assert {i: lbl.label_counterfactual for i, lbl in labels.items()} == {"t1": "strong", "t2": "strong", "u": "weak"}
     assert labels["t1"].n_twins == 1 and labels["u"].n_twins == 0

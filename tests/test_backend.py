@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from ac_eval.evaluation.conditions import AudioInput, OriginalCondition, SilentCondition
+from ac_eval.evaluation.records import AudioInput
+from ac_eval.evaluation.conditions import OriginalCondition, SilentCondition
 from ac_eval.evaluation.records import AudioRef
 from ac_eval.models import GenerationSettings, detect_arch
 

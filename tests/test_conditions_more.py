@@ -6,7 +6,7 @@ import torch
 
 from ac_eval.evaluation.conditions import CONDITIONS, REFERS_TO_OPTIONS, rotation_source
 from ac_eval.evaluation.records import AudioRef, Record
-from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.run import RunConfig, run
 
 
 def test_noise_is_fixed_and_at_the_set_level():
@@ -73,7 +73,7 @@ def test_every_null_condition_runs_end_to_end(tiny_ckpt, bench_root, tmp_path):
 
 def test_silent_no_question_keeps_options_and_drops_the_question():
     from ac_eval.evaluation.conditions import get_condition
-    from ac_eval.evaluation.prompts import get_prompt
+    from ac_eval.evaluation.benchmarks import get_prompt
     from ac_eval.evaluation.records import AudioRef, Record
 
     record = Record("mmau", "q1", "Is the tone high or low?", ["high", "low"], "high", AudioRef("x.wav"))

@@ -100,6 +100,7 @@ def test_the_likelihood_rule_reads_the_voters_where_the_benchmark_gives_nothing_
     reaches precision and recall >= 0.9 for weak. Controls: the structure alone ("weak iff no twin") and the same rule on votes moved to
     other items (each item judged on another item's votes) both fall short."""
     from ac_eval.analysis.labels import make_labels, silent_votes
+    from ac_eval.run.folder import read_samples
 
     summary = run_demo(tmp_path, n_test=120, n_train_labelled=30, sft_steps=1, grpo_steps=1)
     assert summary["benchmark"]["twin_share"] <= 0.05
@@ -110,7 +111,7 @@ def test_the_likelihood_rule_reads_the_voters_where_the_benchmark_gives_nothing_
     assert best["precision"] >= 0.9 and best["recall"] >= 0.9, best
     assert summary["best_rule"].startswith("likelihood")
     truth = json.loads(Path(summary["files"]["truth"]).read_text())["needs_audio"]
-    votes = silent_votes([tmp_path / "runs" / f"voter-{i}" for i in range(3)], ["a", "b", "c"])
+    votes = silent_votes(read_samples([tmp_path / "runs" / f"voter-{i}" for i in range(3)], ["a", "b", "c"]))
     labels = make_labels(votes)
     structure_only = [type("L", (), {"id": lbl.id, "label": "strong" if lbl.n_twins else "weak"}) for lbl in labels]
     assert label_quality(structure_only, truth, "label")["precision"] < 0.5

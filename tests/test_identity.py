@@ -1,6 +1,8 @@
 """Readable model names and the keys rows join on."""
 
-from ac_eval.evaluation.runner import RunConfig, _cache_prefix
+from ac_eval.models.catalogue import resolve_model
+from ac_eval.run.drive import cache_prefix
+from ac_eval.run.folder import RunConfig
 from ac_eval.models.identity import model_identity
 
 
@@ -28,4 +30,7 @@ def test_renaming_a_model_keeps_its_cache():
     plain = RunConfig(tasks=["mmau"], model_args="pretrained=/x/ck,dtype=float32")
     named = RunConfig(tasks=["mmau"], model_args="pretrained=/x/ck,name=my-model,dtype=float32")
     other = RunConfig(tasks=["mmau"], model_args="pretrained=/x/other,dtype=float32")
-    assert _cache_prefix(plain) == _cache_prefix(named) != _cache_prefix(other)
+    def prefix(cfg: RunConfig) -> str:
+        return cache_prefix(cfg, resolve_model(cfg.model, cfg.model_args))
+
+    assert prefix(plain) == prefix(named) != prefix(other)

@@ -12,6 +12,7 @@ import jsonlines
 import pytest
 
 from ac_eval.analysis.labels import make_labels, silent_votes
+from ac_eval.run.folder import read_samples
 from ac_eval.cli import main
 from ac_eval.evaluation.records import Record, text_key
 
@@ -76,7 +77,7 @@ def labels_of(tmp_path, name: str, models: list) -> dict:
     for i, model in enumerate(models):
         write_run(tmp_path / name / f"m{i}", model)
         runs.append(tmp_path / name / f"m{i}")
-    return {lbl.id: lbl for lbl in make_labels(silent_votes(runs, [f"m{i}" for i in range(len(runs))]))}
+    return {lbl.id: lbl for lbl in make_labels(silent_votes(read_samples(runs, [f"m{i}" for i in range(len(runs))])))}
 
 
 FIELDS = ("label", "label_rotation", "label_prior", "label_counterfactual", "label_likelihood")
@@ -131,7 +132,7 @@ def test_likelihood_votes_need_both_readings(tmp_path):
     rows = [r for r in jsonlines.open(tmp_path / "c" / "samples.jsonl") if r["condition"] != "original"]
     with jsonlines.open(tmp_path / "c" / "samples.jsonl", "w") as out:
         out.write_all(rows)
-    labels = {lbl.id: lbl for lbl in make_labels(silent_votes([tmp_path / x for x in "abc"], ["a", "b", "c"]))}
+    labels = {lbl.id: lbl for lbl in make_labels(silent_votes(read_samples([tmp_path / x for x in "abc"], ["a", "b", "c"])))}
     assert labels["q1"].label_likelihood == "weak" and labels["q1"].n_valid_votes_likelihood == 2
     assert labels["q2"].label_likelihood == "undetermined"
     assert labels["q3"].label_likelihood == "strong"  # even the missing vote could not make it 2
@@ -150,7 +151,7 @@ def real_runs(bench_root, tmp_path_factory):
     import json
 
     from ac_eval.evaluation.benchmarks import load_benchmark
-    from ac_eval.evaluation.runner import RunConfig, run
+    from ac_eval.run import RunConfig, run
     from ac_eval.testing.stub_models import write_stub
 
     root = tmp_path_factory.mktemp("real-rules")

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ac_eval.evaluation.conditions import AudioInput, SilentCondition
+from ac_eval.evaluation.records import AudioInput
+from ac_eval.evaluation.conditions import SilentCondition
 from ac_eval.evaluation.records import AudioRef
-from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.run import RunConfig, run
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import jsonlines
 import pytest
 from fault_proxy import FaultProxy
 
-from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.run import RunConfig, run
 from ac_eval.models.serve import make_server
 
 SECRET = "sk-test-0123456789abcdef-never-written"

@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from ac_eval.cli import main
-from ac_eval.evaluation.runner import RunConfig, RunFolderError, read_run, run
+from ac_eval.run import RunConfig, RunFolderError, read_run, run
 
 TESTS = Path(__file__).resolve().parent
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import jsonlines
 import pytest
 
-from ac_eval.evaluation.runner import RunConfig, run
+from ac_eval.run import RunConfig, run
 from ac_eval.evaluation.tasks import builtin_specs, declared_specs, plan
 from ac_eval.paths import TASKS_DIR as TASKS
 
@@ -277,7 +277,7 @@ def test_a_task_whose_name_and_condition_disagree_is_an_error(tmp_path):
 def test_the_logged_condition_is_the_one_the_model_was_given(bench_root, tmp_path):
     """samples.jsonl takes the condition from each request; a request that carries another condition than its
     task was planned with stops the run instead of being logged under the wrong name."""
-    from ac_eval.evaluation.runner import TaskError
+    from ac_eval.evaluation.tasks import TaskError
     from ac_eval.testing.stub_models import write_stub
 
     stub = write_stub(tmp_path / "stub", "listener", "mmau", bench_root / "mmau" / "mmau-test-mini.json", "test-mini")

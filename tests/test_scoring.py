@@ -315,7 +315,7 @@ def test_mmsu_token_rule_is_not_called_official(tmp_path):
 
 
 def test_mmsu_official_prompt_is_verbatim():
-    from ac_eval.evaluation.prompts import get_prompt
+    from ac_eval.evaluation.benchmarks import get_prompt
 
     (base,) = json.loads(shared_file("mmsu", "mmsu-single-record-from-third-party-fixture.json").read_text())
     prompt = get_prompt("official", "mmsu")

@@ -96,7 +96,8 @@ def _grpo_audio_effect(backend, task, monkeypatch, condition: str = "original") 
     import numpy as np
 
     import ac_eval.training.grpo as grpo
-    from ac_eval.evaluation.conditions import AudioInput, get_condition
+    from ac_eval.evaluation.records import AudioInput
+    from ac_eval.evaluation.conditions import get_condition
 
     kept = load_examples(task)[:2]
     heard = [get_condition(condition).audio_for(e.audio, 16000) for e in kept]
@@ -304,7 +305,7 @@ def test_sft_lowers_the_loss_and_grpo_raises_the_reward(trained, task):
 
 def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path):
     from ac_eval.board.leaderboard import entries_from_run
-    from ac_eval.evaluation.runner import RunConfig, run
+    from ac_eval.run import RunConfig, run
 
     base, final, out, recipe = trained
     record = json.loads((final / "ac_eval_training.json").read_text())

@@ -27,7 +27,7 @@ def test_vllm_matches_hf_greedy(tiny_ckpt, bench_root, tmp_path):
     """Both backends on the same small model: the same greedy text and the same choice ranking."""
     import jsonlines
 
-    from ac_eval.evaluation.runner import RunConfig, run
+    from ac_eval.run import RunConfig, run
 
     for mode in ("generate", "choice"):
         for model in ("hf", "vllm"):

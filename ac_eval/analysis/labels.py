@@ -36,7 +36,7 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import jsonlines
 
@@ -81,16 +81,6 @@ class ItemLabel:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
 
 
-def _model_name(run_dir: Path) -> str:
-    from ac_eval.evaluation.runner import read_run
-    from ac_eval.models import parse_model_args
-    from ac_eval.models.identity import model_identity
-
-    results = read_run(run_dir)
-    name = (results.get("model") or {}).get("name")  # runs since the model got a readable name
-    return name or model_identity(parse_model_args(results["config"]["model_args"])).name
-
-
 def _vote(row: dict) -> bool | None:
     """A model's vote on an item: right or not when it answered; None when there is no answer to count."""
     if row.get("status", "ok") not in ANSWER_STATUSES:
@@ -115,28 +105,25 @@ class Votes:
                 "from fewer votes, and undetermined where the missing votes could change the label")
 
 
-def silent_votes(run_dirs: Iterable[Path], names: list[str] | None = None, condition: str = "silent") -> Votes:
+class ModelRows(Protocol):
+    """One run's rows and its model's name (`ac_eval.run.folder.read_samples` gives these)."""
+
+    model: str
+    rows: Iterable[dict]
+
+
+def silent_votes(runs: Iterable[ModelRows], condition: str = "silent") -> Votes:
+    """Each model's votes per item, from its run's rows. Two runs of one model stay two voters (`name#2`)."""
     items: dict[tuple[str, str], dict] = defaultdict(
         lambda: {"silent": {}, "rotated": defaultdict(list), "silent_chosen": {}, "prior_chosen": {},
                  "likelihood": defaultdict(lambda: defaultdict(dict))})
-    run_dirs = [Path(d) for d in run_dirs]
-    names = list(names) if names else [_model_name(d) for d in run_dirs]
-    if len(names) != len(run_dirs):
-        raise ValueError(f"{len(names)} names for {len(run_dirs)} runs")
     seen: dict[str, int] = defaultdict(int)
     models = []
-    for run_dir, name in zip(run_dirs, names):
-        seen[name] += 1
-        model = name if seen[name] == 1 else f"{name}#{seen[name]}"  # two runs of one model stay two voters
+    for run in runs:
+        seen[run.model] += 1
+        model = run.model if seen[run.model] == 1 else f"{run.model}#{seen[run.model]}"
         models.append(model)
-        samples = run_dir / "samples.jsonl"
-        if not samples.is_file():
-            raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
-        if (run_dir / "results.json").is_file():
-            from ac_eval.evaluation.runner import read_run
-
-            read_run(run_dir)  # refuses a folder whose files are not from one finished run
-        for row in jsonlines.open(samples):
+        for row in run.rows:
             _add_likelihood(items, model, row, condition)
             if row["condition"] == condition:
                 item = items[(row["benchmark"], row["id"])]

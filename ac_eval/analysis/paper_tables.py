@@ -13,20 +13,18 @@ from typing import Any
 
 import jsonlines
 
-from ac_eval.analysis.labels import _model_name
+from ac_eval.analysis.labels import ModelRows
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 
 
-def split_report(labels_path: Path, run_dirs: list[Path], names: list[str] | None = None, condition: str = "silent") -> dict:
+def split_report(labels_path: Path, runs: list[ModelRows], condition: str = "silent") -> dict:
     labels = {(row["benchmark"], row["id"]): row for row in jsonlines.open(labels_path)}
-    names = list(names) if names else [_model_name(Path(d)) for d in run_dirs]
+    names = [run.model for run in runs]
     # (benchmark) -> model -> list of (correct, subsets, n_choices) on the silent items the scorer counted
     silent: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    from ac_eval.evaluation.runner import read_run
-
-    for run_dir, model in zip(run_dirs, names):
-        read_run(run_dir)  # refuses a folder whose files are not from one finished run
-        for row in jsonlines.open(Path(run_dir) / "samples.jsonl"):
+    for run in runs:
+        model = run.model
+        for row in run.rows:
             if row["condition"] == condition and row["correct"] is not None:
                 silent[row["benchmark"]][model].append((row["correct"], row["subsets"], row["n_choices"]))
     report: dict[str, Any] = {"condition": condition, "models": names, "benchmarks": {}}

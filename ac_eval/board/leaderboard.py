@@ -32,7 +32,7 @@ def _acc(stats: dict | None) -> dict[str, float | None]:
 
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
     """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
-    from ac_eval.evaluation.runner import read_run
+    from ac_eval.run.folder import read_run
     from ac_eval.models import parse_model_args
     from ac_eval.models.identity import model_identity
 

@@ -66,7 +66,7 @@ def train_demo_models(output: Path, data: Path, console: Console | None = None, 
 
 def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console,
               mode: str = "generate") -> dict:
-    from ac_eval.evaluation.runner import RunConfig, run
+    from ac_eval.run import RunConfig, run
 
     # The run folder's name (voter-0, w2s) is the model's name in labels, tables and the board.
     return run(RunConfig(tasks=[task], model_args=f"pretrained={model},name={out.name.removesuffix('-train')}",
@@ -159,6 +159,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
     from ac_eval.analysis.subsets import write_task_yamls
     from ac_eval.board.leaderboard import build_board, entries_from_run, write_board
+    from ac_eval.run.folder import read_samples
     from ac_eval.demo.planted_benchmark import write_synthbench
     from ac_eval.training.recipe import load_recipe, run_recipe
 
@@ -196,7 +197,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
         runs.append(output / "runs" / f"voter-{i}")
 
     console.rule("4. weak/strong labels against the planted truth")
-    labels = make_labels(silent_votes(runs, [f"voter-{i}" for i in range(len(runs))]))
+    labels = make_labels(silent_votes(read_samples(runs, [f"voter-{i}" for i in range(len(runs))])))
     write_labels(labels, output / "labels.jsonl")
     quality = {rule: label_quality(labels, truth, field) for rule, field in LABEL_RULES}
     table = Table(title="Labels vs truth (positive = weak, i.e. answerable without audio)", title_justify="left")
@@ -214,7 +215,7 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
         _evaluate(model, "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS, output / "runs" / f"voter-{i}-train",
                   n_train_labelled, Console(quiet=True), mode="choice")
         train_runs.append(output / "runs" / f"voter-{i}-train")
-    train_labels = make_labels(silent_votes(train_runs, [f"voter-{i}" for i in range(len(runs))]))
+    train_labels = make_labels(silent_votes(read_samples(train_runs, [f"voter-{i}" for i in range(len(runs))])))
     write_labels(train_labels, output / "train_labels.jsonl")
     counts = {lab: [lbl.id for lbl in train_labels if getattr(lbl, TRAIN_LABEL_FIELD) == lab] for lab in ("weak", "strong")}
     console.print(f"train items labelled: {len(train_labels)} ({TRAIN_LABEL_FIELD}): weak {len(counts['weak'])} "

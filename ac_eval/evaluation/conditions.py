@@ -17,15 +17,7 @@ from typing import Any
 import numpy as np
 
 from ac_eval.evaluation.audio import audio_num_samples, load_audio
-from ac_eval.evaluation.records import AudioRef, Record
-
-
-@dataclass
-class AudioInput:
-    array: np.ndarray
-    cache_key: str | None = None  # same key => same samples, whatever the item
-    condition: str | None = None  # set by the model adapter; part of API response-cache keys
-    features: Any = None  # a backend's model inputs for this clip, computed ahead (off the model's critical path)
+from ac_eval.evaluation.records import AudioInput, AudioRef, Record
 
 
 class OriginalCondition:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ac_eval.evaluation.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
 from ac_eval.evaluation.conditions import get_condition
-from ac_eval.evaluation.prompts import get_prompt
+from ac_eval.evaluation.benchmarks import get_prompt
 from ac_eval.evaluation.records import AudioRef, Record, norm_answer
 from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, Scorer, score_item
 
@@ -155,14 +155,6 @@ def doc_to_choice(doc: dict) -> list[str]:
     return list(doc["continuations"])
 
 
-# Choice mode can only hand lm-eval numbers: why an item failed travels here, from the model to process_results.
-CHOICE_FAILURES: dict[tuple, str] = {}
-
-
-def failure_key(doc: dict) -> tuple:
-    return (doc["benchmark"], doc["id"], doc["condition"], doc.get("mode", "generate"))
-
-
 def raw_prediction(doc: dict, results: list) -> str | None:
     """The model's raw output for a doc: generated text, or in choice mode (the task's parameter, carried in the doc)
     the best option's text."""
@@ -170,10 +162,11 @@ def raw_prediction(doc: dict, results: list) -> str | None:
         return None
     if doc.get("mode", "generate") == "generate":
         return results[0]
-    # choice mode: results are (loglikelihood, is_greedy) per option; NaN marks a failed item (reason left by the model)
+    # choice mode: results are (loglikelihood, is_greedy) per option; a failed item's are (NaN, False, reason)
     scores = [r[0] for r in results]
     if any(s != s for s in scores):
-        return CHOICE_FAILURES.pop(failure_key(doc), f"{AUDIO_ERROR_PREFIX} audio could not be loaded for this item")
+        reasons = [r[2] for r in results if len(r) > 2 and r[2]]
+        return reasons[0] if reasons else f"{AUDIO_ERROR_PREFIX} the model gave no score for this item (no reason given)"
     best = max(range(len(scores)), key=scores.__getitem__)
     return doc["continuations"][best]
 

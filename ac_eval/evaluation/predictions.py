@@ -17,7 +17,7 @@ from typing import Any
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks import load_benchmark
 from ac_eval.evaluation.benchmarks.base import LoadedBenchmark, MetadataError, build_records, read_json_records
-from ac_eval.evaluation.prompts import get_prompt
+from ac_eval.evaluation.benchmarks import get_prompt
 from ac_eval.evaluation.records import Record
 from ac_eval.evaluation.scoring import (
     JSON_NULL,

@@ -47,36 +47,3 @@ class PromptStyle:
 
 
 PROMPTS = {"audiomcq": PromptStyle("audiomcq", AUDIOMCQ_SYSTEM, AUDIOMCQ_TEMPLATE, "string_match")}
-
-
-def prompt_names() -> list[str]:
-    """Every prompt `--prompt` accepts: the generic ones, `official`, and the benchmarks' own."""
-    from ac_eval.evaluation.benchmarks import BENCHMARKS
-
-    own = [name for b in BENCHMARKS.values() for name in b.prompts]
-    return [*PROMPTS, "official", *dict.fromkeys(own)]
-
-
-def get_prompt(name: str, benchmark: str) -> PromptStyle:
-    """`official` means the benchmark's own prompt (MMSU's lettered one), or the AudioMCQ template where the
-    benchmark publishes a scorer but no prompt (MMAU, MMAR). A benchmark's own prompt is for it alone."""
-    from ac_eval.evaluation.benchmarks import get as get_benchmark
-
-    spec = get_benchmark(benchmark)
-    if name == "official":
-        name = spec.official_prompt
-    if name in spec.prompts:
-        return spec.prompts[name]
-    if name in PROMPTS:
-        return PROMPTS[name]
-    owners = [b.name for b in _all() if name in b.prompts]
-    if owners:
-        raise ValueError(f"--prompt {name} is {', '.join(owners)}'s own prompt; {benchmark} uses "
-                         f"{', '.join([*PROMPTS, 'official'])}")
-    raise KeyError(f"unknown prompt {name!r}; known: {', '.join(prompt_names())}")
-
-
-def _all():
-    from ac_eval.evaluation.benchmarks import BENCHMARKS
-
-    return BENCHMARKS.values()

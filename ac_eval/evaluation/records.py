@@ -1,4 +1,5 @@
-"""The one record type every benchmark loader produces."""
+"""The one record type every benchmark loader produces, where its audio lives (`AudioRef`), and the samples a
+model hears for it (`AudioInput`, what a condition turns a reference into)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class AudioInput:
+    """The samples a model hears for one item (mono float32 at the model's rate)."""
+
+    array: np.ndarray
+    cache_key: str | None = None  # same key => same samples, whatever the item
+    condition: str | None = None  # set by the model adapter; part of API response-cache keys
+    features: Any = None  # a backend's model inputs for this clip, computed ahead (off the model's critical path)
 
 
 @dataclass(frozen=True)

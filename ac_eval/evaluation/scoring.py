@@ -25,7 +25,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
+from ac_eval.evaluation.benchmarks import BENCHMARKS
 from ac_eval.evaluation.records import Record
+from ac_eval.evaluation.verdicts import ANSWER_STATUSES, STATUSES, ItemScore  # noqa: F401  (re-exported)
 
 R1AQA_ANSWER = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: a tag pair spanning lines is not a match
 LENIENT_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
@@ -48,21 +50,6 @@ class _JsonNull:
 
 
 JSON_NULL = _JsonNull()
-
-# What each status means; `n_<status>` counts appear in every summary.
-STATUSES = {
-    "ok": "the output names a choice (or, MMSU, a letter)",
-    "unparseable": "the output names no choice (MMSU: a letter in no readable place, 'wrong format')",
-    "empty": "the output is empty (MMSU: empty, whitespace or the text 'None')",
-    "missing": "no prediction for the item",
-    "invalid_prediction": "the prediction is not a string (e.g. JSON null)",
-    "audio_error": "the item's audio could not be loaded",
-    "request_error": "the model server failed for this item",
-    "item_error": "the model could not run this item (e.g. a prompt longer than its context), named in the log",
-}
-# Statuses that are the model's own answer: they count as a vote when labelling (the rest are failures).
-ANSWER_STATUSES = ("ok", "unparseable", "empty")
-
 
 def failure_of(raw: object) -> tuple[str, str] | None:
     """(status, message) when a raw output is a recorded failure rather than model text."""
@@ -179,24 +166,7 @@ class Scorer:
 
 
 def _benchmark(name: str):
-    from ac_eval.evaluation.benchmarks import BENCHMARKS
-
     return BENCHMARKS.get(name)
-
-
-@dataclass
-class ItemScore:
-    id: str
-    status: str  # one of STATUSES
-    extracted: str | None  # the text (or letter) the rule read
-    chosen: int | None  # index of the one choice the output names; None if none or several
-    correct: bool | None  # the scorer's verdict; None: not counted (official skip/exclusion, or answer withheld)
-    correct_strict: bool | None  # None only when the answer is withheld
-    ambiguous: bool  # the official rule accepts a wrong choice on this item
-    error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def score_item(record: Record, raw: object, scorer: Scorer) -> ItemScore:

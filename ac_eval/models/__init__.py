@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 from ac_eval.models.generation import GenerationSettings
 
@@ -28,25 +29,26 @@ MODEL_TYPES = {  # config.json model_type -> backend
 }
 
 __all__ = ["BACKENDS", "GenerationSettings", "ModelUnusable", "backend_class", "load_backend", "detect_arch",
-           "parse_model_args"]
+           "parse_model_args", "parse_model_values"]
 
 
 class ModelUnusable(RuntimeError):
     """An error no retry and no other item can fix (e.g. refused credentials): the run stops with one line."""
 
 
-def parse_model_args(model_args: str) -> dict[str, str]:
-    """`key=value,key=value` as lm-eval parses it, values kept as text (the one parser for model_args)."""
+def parse_model_values(model_args: str) -> dict[str, Any]:
+    """`key=value,key=value` exactly as lm-eval parses it (numbers, booleans and None typed): the one parser."""
     from lm_eval.utils import simple_parse_args_string
 
     try:
-        return {k: str(v) for k, v in simple_parse_args_string(model_args or "").items()}
+        return simple_parse_args_string(model_args or "")
     except ValueError as e:
         raise ValueError(f"model_args {model_args!r}: expected key=value pairs separated by commas ({e})") from e
 
 
-def format_model_args(args: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in args.items())
+def parse_model_args(model_args: str) -> dict[str, str]:
+    """The same, values kept as text (for reading back the model_args a run folder recorded)."""
+    return {k: str(v) for k, v in parse_model_values(model_args).items()}
 
 
 def backend_class(arch: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,47 @@ CATALOGUE: dict[str, CatalogueEntry] = {
 }
 
 
-def resolve(model: str, model_args: str) -> tuple[str, str, CatalogueEntry | None]:
-    """A catalogue name becomes its lm-eval model and model_args; the user's model_args override the entry's."""
-    entry = CATALOGUE.get(model)
-    if entry is None:
-        return model, model_args, None
-    from ac_eval.models import format_model_args, parse_model_args
+MODEL_ALIASES = {"hf": "ac_hf", "openai": "ac_openai", "vllm": "ac_vllm"}  # our audio LMs stand in for lm-eval's text-only ones
+SECRET_WORDS = ("key", "token", "secret")  # model_args whose values never reach a file
 
-    merged = {**parse_model_args(entry.model_args), **parse_model_args(model_args)}
-    return entry.model, format_model_args(merged), entry
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """`--model` and `--model_args`, parsed and resolved once: which lm-eval model loads, with which arguments.
+    Everything downstream (checks, the cache key, lm-eval, provenance, redaction) reads this, never the string."""
+
+    given: str  # as the user named it: a catalogue name, hf / openai / vllm, or any registered lm-eval model
+    lm_eval_model: str  # what lm-eval's registry loads: ac_hf, ac_openai, ac_vllm, ...
+    values: dict[str, Any]  # the entry's model_args under the user's, typed as lm-eval types them
+    given_values: dict[str, Any]  # the user's model_args alone (what results.json records)
+    entry: CatalogueEntry | None = None
+
+    @property
+    def args(self) -> dict[str, str]:
+        """The arguments as text (identity, provenance and the checks read text)."""
+        return {k: str(v) for k, v in self.values.items()}
+
+    @property
+    def catalogue_name(self) -> str | None:
+        return self.entry.name if self.entry else None
+
+    def given_text(self, drop: tuple[str, ...] = (), redact: bool = False) -> str:
+        """The user's model_args as `k=v,...`; `redact`: keys, tokens and secrets as *** (what may reach a file)."""
+        def shown(k: str, v: Any) -> str:
+            return "***" if redact and any(w in k.lower() for w in SECRET_WORDS) else str(v)
+
+        return ",".join(f"{k}={shown(k, v)}" for k, v in self.given_values.items() if k not in drop)
+
+
+def resolve_model(model: str, model_args: str) -> ModelSpec:
+    """A catalogue name becomes its lm-eval model and model_args; the user's model_args override the entry's."""
+    from ac_eval.models import parse_model_values
+
+    entry = CATALOGUE.get(model)
+    values = parse_model_values(model_args)
+    merged = {**parse_model_values(entry.model_args), **values} if entry else values
+    name = entry.model if entry else model
+    return ModelSpec(model, MODEL_ALIASES.get(name, name), merged, values, entry)
 
 
 def can_run_here(entry: CatalogueEntry) -> tuple[bool, str]:

@@ -18,7 +18,8 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from ac_eval.evaluation.audio import AudioError
-from ac_eval.evaluation.conditions import AudioInput, get_condition
+from ac_eval.evaluation.records import AudioInput
+from ac_eval.evaluation.conditions import get_condition
 from ac_eval.evaluation.records import AudioRef
 from ac_eval.evaluation.scoring import AUDIO_ERROR_PREFIX, ITEM_ERROR_PREFIX, failure_of
 from ac_eval.models import ModelUnusable, load_backend
@@ -148,10 +149,14 @@ class AudioLMBase(LM):
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "AudioLMBase":
         from lm_eval.utils import simple_parse_args_string
 
-        args = simple_parse_args_string(arg_string)
-        # lm-eval's own settings: batch_size and device apply; max_batch_size belongs to its auto batch size.
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None) -> "AudioLMBase":
+        # lm-eval's own settings: batch_size and device apply unless model_args set them; max_batch_size belongs to
+        # its auto batch size.
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k != "max_batch_size"}
-        return cls(**{**extra, **args})
+        return cls(**{**extra, **arg_dict})
 
     # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------
     @property
@@ -279,11 +284,10 @@ class AudioLMBase(LM):
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 
-    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple]:
         """lm-eval sends one request per option; all options of an item are scored from one shared prefix.
-        A failed item gets NaN for every option, and its reason is left for process_results (CHOICE_FAILURES)."""
-        from ac_eval.evaluation.lm_eval_tasks import CHOICE_FAILURES, failure_key
-
+        A failed item gets (NaN, False, reason) for every option: the reason travels with the result to
+        process_results (and through lm-eval's gather in a data-parallel run); failures are never cached."""
         items: dict[str, list[int]] = {}
         self.items_computed.update((req.task_name, req.doc_id) for req in requests)
         for i, req in enumerate(requests):
@@ -291,12 +295,11 @@ class AudioLMBase(LM):
             items.setdefault(key, []).append(i)
         groups = list(items.values())
         payloads = [requests[g[0]].args[2] if len(requests[g[0]].args) > 2 else {} for g in groups]
-        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        results: list[tuple | None] = [None] * len(requests)
 
         def fail(k: int, message: str) -> None:
             for i in groups[k]:
-                results[i] = (float("nan"), False)
-            CHOICE_FAILURES[failure_key(requests[groups[k][0]].doc)] = message
+                results[i] = (float("nan"), False, message)
             _warn(f"{_describe(requests[groups[k][0]])}: {failure_of(message)[1]}")
 
         progress, bar = _progress(len(groups), "score choices")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.evaluation.scoring import REQUEST_ERROR_PREFIX
 
 AUDIO = "<|AUDIO|>"

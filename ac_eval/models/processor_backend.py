@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.models.generation import context_length
 from ac_eval.models.qwen2_audio import (
     DTYPES,

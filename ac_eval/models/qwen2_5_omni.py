@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.models.qwen2_audio import Qwen2AudioBackend
 
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 
 import torch
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.models.generation import GenerationSettings, context_length
 from ac_eval.models.whisper_features import WhisperFeatures
 

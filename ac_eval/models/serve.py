@@ -32,7 +32,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.models.generation import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
 MAX_BODY_MB = 32.0  # a 10-minute 16 kHz float WAV, base64, is about 51 MB: raise it for longer clips

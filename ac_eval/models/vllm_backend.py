@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 from ac_eval.models.qwen2_5_omni import load_audio_processor_parts
 from ac_eval.models.qwen2_audio import _cut, audio_chat_prompt, find_audio_segment
 

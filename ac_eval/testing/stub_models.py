@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from ac_eval.evaluation.benchmarks import load_benchmark
-from ac_eval.evaluation.conditions import AudioInput
+from ac_eval.evaluation.records import AudioInput
 
 # The question is absent under silent-no-question: the prompt then starts at "Please choose".
 PROMPT = re.compile(r"(?s)^(?:(.*) )?Please choose the answer from the following options: (\[.*\])\. Output the final answer")

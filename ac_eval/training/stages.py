@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ac_eval.evaluation.audio import AudioError
-from ac_eval.evaluation.conditions import AudioInput, OriginalCondition
+from ac_eval.evaluation.records import AudioInput
+from ac_eval.evaluation.conditions import OriginalCondition
 from ac_eval.files import write_text
 
 

@@ -21,11 +21,12 @@ from ac_eval.evaluation.benchmarks.base import (
     MetadataError,
     Split,
 )
+from ac_eval.evaluation.prompts import PROMPTS, PromptStyle
 
 BENCHMARKS: dict[str, Benchmark] = {}
 
 __all__ = ["BENCHMARKS", "Benchmark", "LoadedBenchmark", "MetadataError", "Split", "get", "load_benchmark",
-           "metadata_path", "register", "task_index"]
+           "metadata_path", "register", "task_index", "get_prompt", "prompt_names"]
 
 
 def register(benchmark: Benchmark) -> Benchmark:
@@ -96,6 +97,29 @@ def metadata_path(name: str, split: str, data_dir: str | Path | None, metadata: 
             f"no data for {name}: pass --data_dir ROOT (with ROOT/{name}/...) or --metadata {name}=FILE"
         )
     return get(name).default_metadata(Path(data_dir).expanduser(), split)
+
+
+def prompt_names() -> list[str]:
+    """Every prompt `--prompt` accepts: the generic ones, `official`, and the benchmarks' own."""
+    own = [name for b in BENCHMARKS.values() for name in b.prompts]
+    return [*PROMPTS, "official", *dict.fromkeys(own)]
+
+
+def get_prompt(name: str, benchmark: str) -> PromptStyle:
+    """`official` means the benchmark's own prompt (MMSU's lettered one), or the AudioMCQ template where the
+    benchmark publishes a scorer but no prompt (MMAU, MMAR). A benchmark's own prompt is for it alone."""
+    spec = get(benchmark)
+    if name == "official":
+        name = spec.official_prompt
+    if name in spec.prompts:
+        return spec.prompts[name]
+    if name in PROMPTS:
+        return PROMPTS[name]
+    owners = [b.name for b in BENCHMARKS.values() if name in b.prompts]
+    if owners:
+        raise ValueError(f"--prompt {name} is {', '.join(owners)}'s own prompt; {benchmark} uses "
+                         f"{', '.join([*PROMPTS, 'official'])}")
+    raise KeyError(f"unknown prompt {name!r}; known: {', '.join(prompt_names())}")
 
 
 def load_benchmark(name: str, path: str | Path, split: str | None = None) -> LoadedBenchmark:

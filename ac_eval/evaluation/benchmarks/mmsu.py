@@ -21,7 +21,7 @@ from ac_eval.evaluation.benchmarks.base import (
 )
 from ac_eval.evaluation.prompts import PromptStyle
 from ac_eval.evaluation.records import AudioRef, Record
-from ac_eval.evaluation.scoring import ItemScore, Scorer
+from ac_eval.evaluation.verdicts import ItemScore
 
 CHOICE_KEYS = ("choice_a", "choice_b", "choice_c", "choice_d")
 LETTERS = "ABCD"  # fixed to CHOICE_KEYS, in order
@@ -68,7 +68,7 @@ def mmsu_is_empty(output: str) -> bool:
     return text == "" or text == "None"
 
 
-def score_letter(record: Record, raw: str, scorer: Scorer) -> ItemScore:
+def score_letter(record: Record, raw: str, scorer: object) -> ItemScore:
     """mmsu_evaluation.py: empty, whitespace or "None" -> WRONG (counted); a letter -> right iff its field equals
     `answer_gt`; otherwise "wrong format" -> EXCLUDED. Strict: everything but a right letter is wrong."""
     wrong = False if record.answer is not None else None

@@ -1,0 +1,357 @@
+"""The run folder: what `ac-eval run` writes, how it is read back, and what its status and exit code are.
+
+Outputs in OUTPUT_PATH:
+- `lm_eval/`: lm-eval's own results JSON and per-sample logs (EvaluationTracker, unchanged format)
+- `samples.jsonl`: one line per item and condition (id, task, condition, prediction, correct, ...)
+- `results.json`: the audio-contribution report + configuration and provenance
+- `report.md`: the tables in Markdown
+- `submission_<task>.json`: for MMAU test (answers withheld), predictions in the benchmark's format
+- `cache/`: lm-eval's request cache; rerunning the same command resumes without redoing finished items
+
+Every file of one run carries its run id; `read_run` refuses a folder whose files disagree. Nothing in
+`evaluation/` or `analysis/` imports this module: they are handed rows and reports.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+
+import ac_eval
+from ac_eval.analysis.report import build_task_report, to_markdown
+from ac_eval.evaluation import lm_eval_tasks as lm_tasks
+from ac_eval.evaluation.benchmarks import get as get_benchmark
+from ac_eval.evaluation.benchmarks import get_prompt
+from ac_eval.evaluation.records import Record, text_key
+from ac_eval.evaluation.scoring import ItemScore
+from ac_eval.evaluation.tasks import TaskError, TaskSpec
+from ac_eval.files import write_json, write_jsonl, write_text
+from ac_eval.models.catalogue import ModelSpec
+
+
+@dataclass
+class RunConfig:
+    tasks: list[str]
+    model: str = "hf"
+    model_args: str = ""
+    conditions: list[str] = field(default_factory=lambda: ["original", "silent"])
+    data_dir: str | None = None
+    metadata_files: dict[str, str] = field(default_factory=dict)
+    include_paths: list[str] = field(default_factory=list)
+    prompt: str = "audiomcq"
+    mode: str = "generate"  # or "choice"
+    limit: float | None = None
+    batch_size: int = 8
+    gen_kwargs: str | None = None
+    output_path: str = "runs/latest"
+    use_cache: bool = True
+    seed: int = 1234
+    extraction: str = "r1-aqa"  # r1-aqa (the paper's protocol, official), none (official, output as given), lenient
+    allow_audio_outside_root: bool = False  # read clips whose paths leave the data root
+    max_error_rate: float = 0.05  # share of item errors in a condition above which the run exits non-zero
+
+
+# ---- exit codes -------------------------------------------------------------------------------------------------
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NOTHING_SCORED = 3  # a condition scored no item
+EXIT_NO_AUDIO = 4  # no clip could be loaded (pre-flight, or every original-audio item failed)
+EXIT_TOO_MANY_ERRORS = 5  # a condition's share of item errors is above --max-error-rate
+EXIT_CODES = {
+    EXIT_OK: "every condition scored items, item errors within --max-error-rate",
+    EXIT_USAGE: "a usage or input error (bad flag, unknown task, unreadable metadata): nothing was run",
+    EXIT_NOTHING_SCORED: "a condition scored no item",
+    EXIT_NO_AUDIO: "no clip could be loaded (found before the model loads when no audio file exists)",
+    EXIT_TOO_MANY_ERRORS: "a condition's share of item errors is above --max-error-rate",
+}
+
+
+def run_status(tasks_report: dict[str, Any], max_error_rate: float) -> dict[str, Any]:
+    """Per task and condition: scored / errors / skipped, and the exit code the run ends with. Answers withheld
+    (MMAU test): "scored" counts the items answered (the submission holds them)."""
+    conditions: dict[str, dict[str, dict]] = {}
+    problems: list[tuple[int, str]] = []
+    for task, tr in tasks_report.items():
+        for cond, stats in tr["conditions"].items():
+            errors = stats["n_audio_error"] + stats["n_request_error"] + stats["n_item_error"]
+            scored = (stats["n_total"] - stats["n_missing"] - stats["n_invalid_prediction"] - errors
+                      if tr.get("answers_withheld") else stats["n_scored"])
+            entry = {"n_total": stats["n_total"], "scored": scored, "errors": errors,
+                     "skipped": stats["n_total"] - scored - errors,
+                     "error_rate": errors / stats["n_total"] if stats["n_total"] else 0.0}
+            conditions.setdefault(task, {})[cond] = entry
+            where = f"{task} / {cond}"
+            if stats["n_total"] and stats["n_audio_error"] == stats["n_total"]:
+                problems.append((EXIT_NO_AUDIO, f"{where}: no clip could be loaded ({stats['n_total']} audio errors)"))
+            elif scored == 0:
+                problems.append((EXIT_NOTHING_SCORED, f"{where}: no item was scored (of {stats['n_total']})"))
+            elif entry["error_rate"] > max_error_rate:
+                problems.append((EXIT_TOO_MANY_ERRORS, f"{where}: {errors} of {stats['n_total']} items failed "
+                                 f"({100 * entry['error_rate']:.1f}% > --max-error-rate {100 * max_error_rate:g}%)"))
+    code = min((c for c, _ in problems), default=EXIT_OK)
+    return {"exit_code": code, "meaning": EXIT_CODES[code], "problems": [p for _, p in problems], "conditions": conditions}
+
+
+# ---- writing ----------------------------------------------------------------------------------------------------
+
+def new_run_id() -> str:
+    import uuid
+
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def request_parameters(sample: dict, spec: TaskSpec) -> tuple[str, str]:
+    """(condition, mode) as the request itself carried them to the model (lm-eval logs each request's arguments:
+    a list of argument tuples, or {"gen_args_0": {"arg_2": ...}} once its tracker has saved them). They must be
+    the task's own: anything else means a task definition lied about what the model heard."""
+    args = sample.get("arguments")
+    first = args.get("gen_args_0", {}).get("arg_2") if isinstance(args, dict) else (args[0][2] if args and len(args[0]) > 2 else None)
+    audio = first.get("audio") if isinstance(first, dict) else None
+    if not isinstance(audio, dict) or "condition" not in audio:
+        raise TaskError(f"task {spec.name!r}: its requests carry no audio condition (doc_to_audio must return "
+                        "ac-eval's {'path', 'condition', 'mode'} reference)")
+    given = (audio["condition"], audio.get("mode", spec.mode))
+    if given != (spec.condition, spec.mode):
+        raise TaskError(f"task {spec.name!r} was planned as condition {spec.condition!r} ({spec.mode}) but its "
+                        f"requests carried {given[0]!r} ({given[1]}): its YAML's metadata, name or doc_to_audio disagree")
+    return given
+
+
+@dataclass
+class ScoredTask:
+    """One task's items as lm-eval logged them: the records, their verdicts and the samples.jsonl rows."""
+
+    spec: TaskSpec
+    records: list[Record]
+    scores: list[ItemScore]
+    rows: list[dict]
+    scorer: Any  # the task's Scorer (None when it logged no item)
+
+
+def scored_task(spec: TaskSpec, logged: list[dict], run_id: str) -> ScoredTask:
+    """Read one task's logged samples back: each item was scored once, in lm_eval_tasks.process_results."""
+    records, scores, rows, scorer = [], [], [], None
+    for s in sorted(logged, key=lambda s: s["doc_id"]):
+        condition, mode = request_parameters(s, spec)
+        record = lm_tasks.record_from_doc(s["doc"])
+        scorer = scorer or lm_tasks.doc_scorer(s["doc"])
+        verdict = dict(s["item_score"])
+        raw = verdict.pop("prediction")
+        likelihoods = {k: verdict.pop(k) for k in ("option_logprobs", "gold_option") if k in verdict}
+        score = ItemScore(**verdict)
+        records.append(record)
+        scores.append(score)
+        rows.append({
+            "run_id": run_id, "id": record.id, "task": spec.name, "base_task": spec.base,
+            "benchmark": record.benchmark, "condition": condition, "mode": mode, "prediction": raw,
+            "correct": score.correct, "correct_strict": score.correct_strict, "status": score.status,
+            "extracted": score.extracted, "chosen": score.chosen, "answer": record.answer,
+            "n_choices": len(record.choices), "text_key": text_key(record), "subsets": record.subsets,
+            "error": score.error,
+            **likelihoods,  # choice mode only
+        })
+    return ScoredTask(spec, records, scores, rows, scorer)
+
+
+def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None) -> dict:
+    """The audio-contribution report of one base task from its conditions' scored items."""
+    spec = tasks[0].spec
+    meta_path = lm_tasks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files,
+                                          spec.metadata_file)
+    loaded = lm_tasks.load_cached(spec.benchmark, str(meta_path), spec.split)
+    scorer = next((t.scorer for t in tasks if t.scorer), None)
+    withheld = not get_benchmark(spec.benchmark).answers_public(spec.split)
+    return build_task_report(
+        spec.benchmark,
+        {t.spec.condition: (t.records, t.scores) for t in tasks},
+        {
+            "split": spec.split,
+            "answers_withheld": withheld,
+            "scorer": scorer.to_dict() if scorer else None,
+            "metadata_file": str(meta_path),
+            "metadata_sha256": loaded.sha256,
+            "metadata_version": loaded.version,
+            "load_issues": loaded.issue_counts(),
+            "skipped_records": loaded.skipped,
+            "generation": generation,
+        },
+        official=scorer.official if scorer else True,
+    )
+
+
+def write_outputs(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: dict[str, list],
+                  lm_results: dict, out: Path) -> dict:
+    """samples.jsonl, MMAU test submissions, plots, report.md and results.json (last: it commits the run)."""
+    run_id = new_run_id()
+    scored = [scored_task(spec, samples.get(spec.name, []), run_id) for spec in plan]
+    for t in scored:
+        if not get_benchmark(t.spec.benchmark).answers_public(t.spec.split):  # answers withheld (MMAU test)
+            write_mmau_submission(out / f"submission_{t.spec.name}.json", t.records, t.scores)
+    write_jsonl(out / "samples.jsonl", [row for t in scored for row in t.rows])
+    by_base: dict[str, list[ScoredTask]] = defaultdict(list)
+    for t in scored:
+        by_base[t.spec.base].append(t)
+    generation = lm_results.get("generation", {})
+    tasks_report = {base: task_report(cfg, tasks, generation.get(tasks[0].spec.name)) for base, tasks in by_base.items()}
+    report = results_document(cfg, model, plan, lm_results, tasks_report, run_id)
+    from ac_eval.analysis.plots import plot_task
+
+    report["plots"] = {t: [str(p) for p in plot_task(t, tr, out / "plots")] for t, tr in tasks_report.items()}
+    write_text(out / "report.md", to_markdown(report))
+    write_text(out / "results.json", json.dumps(report, indent=2, default=str))  # last: it commits the run
+    return report
+
+
+def results_document(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm_results: dict,
+                     tasks_report: dict, run_id: str) -> dict:
+    """results.json: the configuration (secrets redacted), provenance, lm-eval's figures, the reports, the status."""
+    config = {**asdict(cfg), "model_args": model.given_text(redact=True)}
+    report = {
+        "run_id": run_id,
+        "ac_eval_version": ac_eval.__version__,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {**config, "task_names": [s.name for s in plan]},
+        "tasks_run": [{"name": s.name, **{k: v for k, v in asdict(s).items() if k != "yaml"}} for s in plan],
+        "prompt": {s.name: get_prompt(cfg.prompt, s.benchmark).to_dict() for s in plan},
+        "environment": environment(),
+        "model": lm_results.get("model"),
+        "config_hash": hashlib.sha256(json.dumps({**config, "output_path": None}, sort_keys=True).encode()).hexdigest()[:16],
+        "chat_template": lm_results.get("chat_template"),
+        "timing": lm_results.get("timing"),
+        "cache": lm_results.get("cache"),
+        "generation": lm_results.get("generation"),
+        "lm_eval_results": lm_results["results"],
+        "tasks": tasks_report,
+    }
+    report["run_status"] = run_status(tasks_report, cfg.max_error_rate)
+    return report
+
+
+def write_mmau_submission(path: Path, records: list[Record], scores: list[ItemScore]) -> None:
+    """MMAU's test answers are withheld: every record, with the extracted prediction under both keys the
+    benchmark's evaluation has read: `model_output` (evaluation.py now) and `model_prediction` (its README,
+    R1-AQA). Items that failed (audio or request errors) keep their record without either key, so the
+    official script skips them; the run's status line counts them."""
+    rows = []
+    for r, s in zip(records, scores):
+        row = dict(r.fields)
+        if s.extracted is not None:  # the model answered (even if with nothing readable)
+            row["model_output"] = row["model_prediction"] = s.extracted
+        rows.append(row)
+    write_json(path, rows)
+
+
+def model_provenance(model: ModelSpec, lm: Any) -> dict[str, Any]:
+    """Who was evaluated: a readable name and a join key (ac_eval.models.identity), model id and revision, backend,
+    and (for checkpoints our trainers wrote) the training record they carry in `ac_eval_training.json`."""
+    from ac_eval.models.identity import model_identity
+
+    args = model.args
+    pretrained = args.get("pretrained") or args.get("model")
+    backend = getattr(lm, "backend", None)
+    identity = model_identity(args, model.catalogue_name)
+    info: dict[str, Any] = {
+        "name": identity.name,
+        "key": identity.key,
+        "id": pretrained,
+        "revision": args.get("revision"),
+        "lm_eval_model": model.lm_eval_model,
+        "arch": getattr(backend, "arch", None),
+        "training": None,
+    }
+    record = Path(pretrained or "") / "ac_eval_training.json"
+    if pretrained and record.is_file():
+        info["training"] = json.loads(record.read_text())
+    return info
+
+
+def environment() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("lm-eval", "transformers", "torch", "datasets", "soundfile", "soxr"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {"python": platform.python_version(), **versions}
+
+
+# ---- reading ----------------------------------------------------------------------------------------------------
+
+class RunFolderError(RuntimeError):
+    """A run folder whose files do not belong to one run (an interrupted write, or files mixed by hand)."""
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """results.json of a finished run, after checking that samples.jsonl and report.md come from the same run:
+    nothing downstream (labels, reports, the board) may publish numbers from a folder whose files disagree."""
+    run_dir = Path(run_dir)
+    results_file = run_dir / "results.json"
+    if not results_file.is_file():
+        raise RunFolderError(f"{run_dir}: no results.json (is this an ac-eval run folder, and did the run finish?)")
+    try:
+        results = json.loads(results_file.read_text())
+    except json.JSONDecodeError as e:
+        raise RunFolderError(f"{results_file}: not valid JSON ({e.msg}); rerun the same command to rewrite it") from e
+    run_id = results.get("run_id")
+    if run_id is None:
+        return results  # written before run ids existed
+    samples = run_dir / "samples.jsonl"
+    ids = {row.get("run_id") for row in jsonlines.open(samples)} if samples.is_file() else {"(missing)"}
+    report = run_dir / "report.md"
+    problems = []
+    if ids != {run_id}:
+        problems.append(f"samples.jsonl is from run {', '.join(sorted(map(str, ids)))}")
+    if not report.is_file() or f"run {run_id}" not in report.read_text():
+        problems.append("report.md is from another run" if report.is_file() else "report.md is missing")
+    if problems:
+        raise RunFolderError(f"{run_dir}: results.json is from run {run_id} but {'; '.join(problems)}: the folder "
+                             "was not written by one finished run; rerun the same command (finished items come from "
+                             "the cache) before using it")
+    return results
+
+
+@dataclass
+class RunSamples:
+    """One run's per-item rows and the model's readable name: what the label rules and split reports read."""
+
+    model: str
+    rows: list[dict]
+    folder: Path
+
+
+def run_model_name(results: dict[str, Any]) -> str:
+    """The readable name of a run's model (runs written before models had one get it from their model_args)."""
+    from ac_eval.models import parse_model_args
+    from ac_eval.models.identity import model_identity
+
+    return (results.get("model") or {}).get("name") or model_identity(parse_model_args(results["config"]["model_args"])).name
+
+
+def read_samples(run_dirs: list[str | Path], names: list[str] | None = None) -> list[RunSamples]:
+    """samples.jsonl of each run folder (checked to be one finished run when it has a results.json), named by
+    `names` or by each run's model."""
+    run_dirs = [Path(d) for d in run_dirs]
+    if names is not None and len(names) != len(run_dirs):
+        raise ValueError(f"{len(names)} names for {len(run_dirs)} runs")
+    runs = []
+    for i, run_dir in enumerate(run_dirs):
+        samples = run_dir / "samples.jsonl"
+        if not samples.is_file():
+            raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
+        results = read_run(run_dir) if (run_dir / "results.json").is_file() else None
+        if names is None and results is None:
+            raise FileNotFoundError(f"{run_dir}: no results.json to name its model by (did the run finish?)")
+        name = names[i] if names is not None else run_model_name(results)
+        runs.append(RunSamples(name, list(jsonlines.open(samples)), run_dir))
+    return runs
