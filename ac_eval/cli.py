@@ -284,7 +284,7 @@ def cmd_split_report(args) -> int:
 def cmd_leaderboard(args) -> int:
     import os
 
-    from ac_eval.board.leaderboard import (
+    from ac_eval.board.build import (
         build_board,
         entries_from_run,
         load_board,
@@ -375,7 +375,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from ac_eval.training.recipe import export_ms_swift, load_recipe, run_recipe
+    from ac_eval.post_training.recipe import export_ms_swift, load_recipe, run_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     output = Path(args.output or recipe.get("output") or f"runs/train-{recipe.get('name', 'recipe')}")
@@ -443,7 +443,7 @@ def _prompt_names() -> list[str]:
 
 def cmd_tasks(args) -> int:
     from ac_eval.evaluation.conditions import CONDITIONS
-    from ac_eval.evaluation.tasks import (
+    from ac_eval.evaluation.task_specs import (
         builtin_specs,
         generated_files,
         write_task_files,
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--verbose"]
     args = build_parser().parse_args(argv)
     _quiet_libraries(verbose)
-    from ac_eval.board.leaderboard import BoardError
+    from ac_eval.board.build import BoardError
     from ac_eval.evaluation.audio import AudioError
     from ac_eval.evaluation.benchmarks import MetadataError
     from ac_eval.evaluation.predictions import PredictionsError

@@ -3,7 +3,7 @@
 # moved as a whole: a relative `metadata_file` or `audio_root` in a task's metadata is relative to this folder.
 from pathlib import Path
 
-from ac_eval.evaluation.lm_eval_tasks import (  # noqa: F401
+from ac_eval.evaluation.lm_eval_hooks import (  # noqa: F401
     count_items,
     doc_to_audio,
     doc_to_choice,
@@ -12,7 +12,7 @@ from ac_eval.evaluation.lm_eval_tasks import (  # noqa: F401
     mean_skipping_none,
     process_results,
 )
-from ac_eval.evaluation.lm_eval_tasks import load_docs as _load_docs
+from ac_eval.evaluation.lm_eval_hooks import load_docs as _load_docs
 
 HERE = Path(__file__).resolve().parent
 

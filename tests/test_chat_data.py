@@ -8,7 +8,7 @@ import pytest
 
 from ac_eval.demo.hearing import write_description_data
 from ac_eval.testing.synthetic_audio import write_pitch_task
-from ac_eval.training.data import load_examples, read_ms_swift, select_stages, to_ms_swift
+from ac_eval.post_training.data import load_examples, read_ms_swift, select_stages, to_ms_swift
 
 
 def _write(path: Path, rows: list) -> Path:

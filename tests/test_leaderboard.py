@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ac_eval.board.leaderboard import (
+from ac_eval.board.build import (
     BoardError,
     build_board,
     entries_from_run,

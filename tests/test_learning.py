@@ -20,8 +20,8 @@ from ac_eval.demo.walkthrough import VOTERS, _accuracy_by_kind, _evaluate, shipp
 from ac_eval.evaluation.conditions import get_condition
 from ac_eval.models import load_backend
 from ac_eval.models.generation import GenerationSettings
-from ac_eval.training.data import load_examples
-from ac_eval.training.stages import GRPOStageConfig
+from ac_eval.post_training.data import load_examples
+from ac_eval.post_training.stages import GRPOStageConfig
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_the_voters_hear_every_audio_kind(voter_accuracy):
 
 
 def _grpo_reward_accuracy(backend, model, examples, condition: str) -> float:
-    from ac_eval.training.grpo import grpo_loss
+    from ac_eval.post_training.grpo import grpo_loss
 
     audios = [get_condition(condition).audio_for(e.audio, 16000) for e in examples]
     cfg = GRPOStageConfig(num_generations=4, max_completion_length=12, temperature=1.0, top_k=0, top_p=1.0)
@@ -120,7 +120,7 @@ def test_weak_to_strong_grpo_teaches_its_sft_model_to_answer_from_the_audio(plan
     train split (its own weak/strong truth as labels). SFT on the text-solvable items teaches the format; GRPO on
     the audio-needing ones must then answer them better than the SFT model it started from."""
     from ac_eval.demo.walkthrough import tiny_recipe_settings
-    from ac_eval.training.recipe import load_recipe, run_recipe
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
 
     recipe = load_recipe("weak_sft_strong_grpo", [f"base_model={shipped_models() / 'hearing-base'}",
                                                   f"data={planted['train']['audiomcq']}",

@@ -10,7 +10,7 @@ import pytest
 
 from ac_eval.cli import main
 from ac_eval.evaluation import benchmarks
-from ac_eval.evaluation.tasks import generated_files
+from ac_eval.evaluation.task_specs import generated_files
 from ac_eval.paths import TASKS_DIR
 
 PLUGIN = '''
@@ -30,6 +30,20 @@ def test_task_yamls_are_generated_from_the_registry_and_current():
     stale = [name for name, text in files.items() if (TASKS_DIR / name).read_text() != text]
     assert not stale, f"regenerate with `ac-eval tasks --write tasks`: {stale}"
     assert main(["tasks", "--check", str(TASKS_DIR)]) == 0
+
+
+def test_task_folder_files_have_one_source(tmp_path):
+    """utils.py exists once, as tasks/utils.py: `ac-eval tasks --write` copies it (a copy kept in the code drifts, as
+    the old UTILS_PY string did), and no module holds its text."""
+    from ac_eval.evaluation.task_specs import write_task_files
+    from ac_eval.paths import PACKAGE
+
+    write_task_files(tmp_path / "tasks")
+    shipped = (TASKS_DIR / "utils.py").read_text()
+    assert (tmp_path / "tasks" / "utils.py").read_text() == shipped
+    opening = shipped.splitlines()[0]
+    holders = [p for p in PACKAGE.rglob("*.py") if "_data" not in p.parts and opening in p.read_text()]
+    assert not holders, f"{holders} keep a copy of tasks/utils.py: copy the file instead"
 
 
 @pytest.fixture()

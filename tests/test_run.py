@@ -6,7 +6,7 @@ import jsonlines
 import pytest
 
 from ac_eval.run import RunConfig, run
-from ac_eval.evaluation.tasks import builtin_specs, declared_specs, plan
+from ac_eval.evaluation.task_specs import builtin_specs, declared_specs, plan
 from ac_eval.paths import TASKS_DIR as TASKS
 
 
@@ -254,7 +254,7 @@ class _no_raise:
 
 
 def test_a_task_whose_name_and_condition_disagree_is_an_error(tmp_path):
-    from ac_eval.evaluation.tasks import TaskError
+    from ac_eval.evaluation.task_specs import TaskError
 
     folder = tmp_path / "tasks"
     folder.mkdir()
@@ -277,7 +277,7 @@ def test_a_task_whose_name_and_condition_disagree_is_an_error(tmp_path):
 def test_the_logged_condition_is_the_one_the_model_was_given(bench_root, tmp_path):
     """samples.jsonl takes the condition from each request; a request that carries another condition than its
     task was planned with stops the run instead of being logged under the wrong name."""
-    from ac_eval.evaluation.tasks import TaskError
+    from ac_eval.evaluation.task_specs import TaskError
     from ac_eval.testing.stub_models import write_stub
 
     stub = write_stub(tmp_path / "stub", "listener", "mmau", bench_root / "mmau" / "mmau-test-mini.json", "test-mini")
@@ -295,7 +295,7 @@ def test_the_logged_condition_is_the_one_the_model_was_given(bench_root, tmp_pat
     # a task whose own doc_to_audio hands the model the real audio although the task declares silence
     folder = tmp_path / "lying_tasks"
     folder.mkdir()
-    (folder / "utils.py").write_text("from ac_eval.evaluation.lm_eval_tasks import doc_to_audio\n\n\n"
+    (folder / "utils.py").write_text("from ac_eval.evaluation.lm_eval_hooks import doc_to_audio\n\n\n"
                                      "def lying_doc_to_audio(doc):\n    return {**doc_to_audio(doc), 'condition': 'original'}\n")
     for name, condition in (("lie", "original"), ("lie_silent", "silent")):
         (folder / f"{name}.yaml").write_text(

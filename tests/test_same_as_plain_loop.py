@@ -1,6 +1,6 @@
 """ac-eval's fast paths (features off the model's path, audio embeddings over each clip's own frames, the shared
 silent prefix, option scoring after one prefill) must not change a single prediction: the harness and the plain
-hand-written loop of benchmarks/plain_loop.py give the same outputs, item for item, in every mode and condition."""
+hand-written loop of perf/plain_loop.py give the same outputs, item for item, in every mode and condition."""
 
 import importlib.util
 import json
@@ -18,7 +18,7 @@ SCORE_TOLERANCE = 1e-3  # float drift between the fast path and the loop; 20 s o
 
 
 def _perf_cpu():
-    spec = importlib.util.spec_from_file_location("perf_cpu", REPO / "benchmarks" / "perf_cpu.py")
+    spec = importlib.util.spec_from_file_location("perf_cpu", REPO / "perf" / "perf_cpu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,7 +49,7 @@ def test_predictions_equal_the_plain_loop(sensitive_ckpt, data_root, tmp_path, m
     tiny_ckpt = sensitive_ckpt
     meta = data_root / "mmau" / "mmau-test-mini.json"
     loop_out = tmp_path / "loop.json"
-    cmd = [sys.executable, str(REPO / "benchmarks" / "plain_loop.py"), str(tiny_ckpt), str(meta), str(loop_out),
+    cmd = [sys.executable, str(REPO / "perf" / "plain_loop.py"), str(tiny_ckpt), str(meta), str(loop_out),
            "--batch", "4", "--max-new-tokens", "8"]
     cmd += ["--silent"] if condition == "silent" else []
     cmd += ["--choice"] if mode == "choice" else []

@@ -12,10 +12,10 @@ import torch
 
 from ac_eval.evaluation.prompts import PROMPTS
 from ac_eval.testing.synthetic_audio import write_pitch_task
-from ac_eval.training.data import load_examples, select_stages, to_ms_swift
-from ac_eval.training.recipe import apply_override, load_recipe
-from ac_eval.training.rewards import accuracy_reward, format_reward, total_reward
-from ac_eval.training.stages import GRPOStageConfig, load_example_audio, stage_config
+from ac_eval.post_training.data import load_examples, select_stages, to_ms_swift
+from ac_eval.post_training.recipe import apply_override, load_recipe
+from ac_eval.post_training.rewards import accuracy_reward, format_reward, total_reward
+from ac_eval.post_training.stages import GRPOStageConfig, load_example_audio, stage_config
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "trainers" / "weak_sft_strong_grpo.yaml"
@@ -95,7 +95,7 @@ def _grpo_audio_effect(backend, task, monkeypatch, condition: str = "original") 
 
     import numpy as np
 
-    import ac_eval.training.grpo as grpo
+    import ac_eval.post_training.grpo as grpo
     from ac_eval.evaluation.records import AudioInput
     from ac_eval.evaluation.conditions import get_condition
 
@@ -183,8 +183,8 @@ def test_training_over_each_clips_own_frames_equals_the_padded_forward(backend, 
     import numpy as np
 
     from ac_eval.evaluation.conditions import SilentCondition
-    from ac_eval.training.grpo import completion_logprobs, repeat_inputs, sample
-    from ac_eval.training.sft import sft_loss
+    from ac_eval.post_training.grpo import completion_logprobs, repeat_inputs, sample
+    from ac_eval.post_training.sft import sft_loss
 
     kept, audios = _batch(backend, task)
     audios[-1] = SilentCondition().audio_for(kept[-1].audio, 16000)
@@ -224,7 +224,7 @@ def test_training_over_each_clips_own_frames_equals_the_padded_forward(backend, 
 def test_grpo_gradients_reach_the_audio_encoder(backend, task):
     import copy
 
-    from ac_eval.training.grpo import completion_logprobs, repeat_inputs, sample
+    from ac_eval.post_training.grpo import completion_logprobs, repeat_inputs, sample
 
     kept, audios = _batch(backend, task, 2)
     prompts = [backend.chat_prompt(e.user_text, e.system) for e in kept]
@@ -240,7 +240,7 @@ def test_grpo_gradients_reach_the_audio_encoder(backend, task):
 
 def test_logprobs_are_tempered_and_sampling_is_pinned(backend, task, monkeypatch):
     """Log-probs under the sampling temperature (ms-swift, TRL); top-p 0.9 and repetition penalty 1.0 pinned."""
-    from ac_eval.training.grpo import completion_logprobs, repeat_inputs, sample
+    from ac_eval.post_training.grpo import completion_logprobs, repeat_inputs, sample
 
     kept, audios, _ = load_example_audio(load_examples(task)[:1], 16000)
     inputs = repeat_inputs(backend.encode([backend.chat_prompt(kept[0].user_text, None)], audios), 2)
@@ -265,7 +265,7 @@ def test_logprobs_are_tempered_and_sampling_is_pinned(backend, task, monkeypatch
 def trained(task, tmp_path_factory):
     """The weak-to-strong recipe, SFT then GRPO, on a tiny Qwen2-Audio."""
     from ac_eval.models.tiny_checkpoints import build_qwen2_audio
-    from ac_eval.training.recipe import run_recipe
+    from ac_eval.post_training.recipe import run_recipe
 
     root = tmp_path_factory.mktemp("w2s")
     base = build_qwen2_audio(root / "base", seed=0)
@@ -280,7 +280,7 @@ def _log(stage_dir: Path) -> list[dict]:
 
 def _sampled_reward(path: Path, task: Path) -> float:
     from ac_eval.models import load_backend
-    from ac_eval.training.grpo import repeat_inputs, sample
+    from ac_eval.post_training.grpo import repeat_inputs, sample
 
     backend = load_backend(str(path))
     strong = [e for e in load_examples(task) if e.label == "strong"]
@@ -304,7 +304,7 @@ def test_sft_lowers_the_loss_and_grpo_raises_the_reward(trained, task):
 
 
 def test_trained_model_goes_back_into_the_harness(trained, bench_root, tmp_path):
-    from ac_eval.board.leaderboard import entries_from_run
+    from ac_eval.board.build import entries_from_run
     from ac_eval.run import RunConfig, run
 
     base, final, out, recipe = trained
@@ -346,7 +346,7 @@ def test_killed_run_resumes_from_its_checkpoint(task, tmp_path):
 def test_a_stage_killed_while_saving_is_not_taken_for_finished(task, tmp_path):
     """A final/ folder without its COMPLETE marker (the save was cut short) is trained again, not reused."""
     from ac_eval.models.tiny_checkpoints import build_qwen2_audio
-    from ac_eval.training.recipe import load_recipe, run_recipe
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
 
     base = build_qwen2_audio(tmp_path / "base")
     half = tmp_path / "out" / "sft" / "final"
@@ -390,8 +390,8 @@ def test_a_resumed_stage_ends_exactly_where_an_uninterrupted_one_does(kind, task
     stopped (model, optimizer, schedule and RNG state all came back; GRPO samples the same completions)."""
     from safetensors.torch import load_file
 
-    from ac_eval.training import stages
-    from ac_eval.training.recipe import run_recipe
+    from ac_eval.post_training import stages
+    from ac_eval.post_training.recipe import run_recipe
 
     # GRPO starts from the SFT model of the `trained` fixture: its rewards vary, so every step moves the weights.
     base = trained[0] if kind == "sft" else trained[2] / "sft" / "final"
@@ -427,7 +427,7 @@ def test_a_resumed_stage_ends_exactly_where_an_uninterrupted_one_does(kind, task
 
 
 def test_rows_are_grouped_by_length_and_settings_are_checked():
-    from ac_eval.training.sft import length_groups
+    from ac_eval.post_training.sft import length_groups
 
     # a 30 s clip's 800-token row does not pad the short rows: it goes in a group of its own
     assert length_groups([100, 810, 95, 120, 790]) == [[2, 0, 3], [4, 1]]

@@ -9,7 +9,7 @@ from typing import Any
 
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks.base import read_json_records, resolve_audio_path
-from ac_eval.evaluation.tasks import TaskSpec, task_yaml
+from ac_eval.evaluation.task_specs import TaskSpec, task_yaml
 from ac_eval.files import write_json, write_jsonl, write_text
 from ac_eval.paths import TASK_TEMPLATE, TASKS_DIR
 

@@ -74,7 +74,7 @@ def build_hearing_base(output: str | Path, steps: int = BASE_STEPS, seed: int = 
     import shutil
 
     from ac_eval.models.tiny_checkpoints import build_qwen2_audio
-    from ac_eval.training.recipe import load_recipe, run_recipe
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
 
     output = Path(output)
     data = write_description_data(output / "describe-data", n_clips, seed)

@@ -41,7 +41,7 @@ def train_demo_models(output: Path, data: Path, console: Console | None = None, 
     """The hearing base (`ac_eval.demo.hearing`), then the three voters fine-tuned from it by `ac-eval train`
     (all_sft recipe) on the planted train split. Deterministic on CPU: a rebuild gives the shipped weights."""
     from ac_eval.demo.hearing import BASE_STEPS, build_hearing_base
-    from ac_eval.training.recipe import load_recipe, run_recipe
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
 
     base = output / "hearing-base"
     if not (base / "COMPLETE").exists():
@@ -158,10 +158,10 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     """The whole demo. `training_scale` shrinks every rebuild's step counts (tests run the pipeline at 0.01)."""
     from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
     from ac_eval.analysis.subsets import write_task_yamls
-    from ac_eval.board.leaderboard import build_board, entries_from_run, write_board
+    from ac_eval.board.build import build_board, entries_from_run, write_board
     from ac_eval.run.folder import read_samples
     from ac_eval.demo.planted_benchmark import write_synthbench
-    from ac_eval.training.recipe import load_recipe, run_recipe
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
 
     console = make_console()
     start = time.perf_counter()

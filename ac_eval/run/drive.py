@@ -16,11 +16,11 @@ from typing import Any
 
 import ac_eval
 from ac_eval.analysis.report import print_report
-from ac_eval.evaluation import lm_eval_tasks as lm_tasks
+from ac_eval.evaluation import lm_eval_hooks as hooks
 from ac_eval.evaluation.benchmarks import MetadataError, get_prompt
 from ac_eval.evaluation.conditions import get_condition
-from ac_eval.evaluation.tasks import TaskSpec, lm_eval_config
-from ac_eval.evaluation.tasks import plan as plan_tasks
+from ac_eval.evaluation.task_specs import TaskSpec, lm_eval_config
+from ac_eval.evaluation.task_specs import plan as plan_tasks
 from ac_eval.models.catalogue import ModelSpec, resolve_model
 from ac_eval.paths import TASKS_DIR
 from ac_eval.run.folder import RunConfig, model_provenance, write_outputs
@@ -106,9 +106,9 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
     in seconds, not after the model has loaded); some missing: a warning line (they become counted audio errors)."""
     warnings = []
     for base, task in {s.base: s for s in plan}.items():
-        path = lm_tasks.resolve_metadata(task.benchmark, task.split, cfg.data_dir, cfg.metadata_files,
+        path = hooks.resolve_metadata(task.benchmark, task.split, cfg.data_dir, cfg.metadata_files,
                                          task.metadata_file)
-        loaded = lm_tasks.load_cached(task.benchmark, str(path), task.split)
+        loaded = hooks.load_cached(task.benchmark, str(path), task.split)
         if not loaded.records and not loaded.skipped:
             raise MetadataError(f"{path}: holds no records (an empty list)")
         if not loaded.records:
@@ -116,7 +116,7 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
             raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped (first: {first})")
         if not any(get_condition(s.condition).reads_clip for s in plan if s.base == base):
             continue
-        records = lm_tasks.confine_audio(lm_tasks.select_records(loaded.records, cfg.limit),
+        records = hooks.confine_audio(hooks.select_records(loaded.records, cfg.limit),
                                          task.audio_root or path.parent, cfg.allow_audio_outside_root)
         outside = [r.audio.path for r in records if r.audio.outside_root]
         if outside:
@@ -193,7 +193,7 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
         "metadata_files": cfg.metadata_files,
         "prompt": cfg.prompt,
         "extraction": cfg.extraction,
-        "limit_items": cfg.limit,  # applied to items, not docs: see lm_eval_tasks.load_docs
+        "limit_items": cfg.limit,  # applied to items, not docs: see lm_eval_hooks.load_docs
         "allow_audio_outside_root": cfg.allow_audio_outside_root,
     }
     by_system: dict[str | None, list[TaskSpec]] = defaultdict(list)

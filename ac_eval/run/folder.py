@@ -27,12 +27,12 @@ import jsonlines
 
 import ac_eval
 from ac_eval.analysis.report import build_task_report, to_markdown
-from ac_eval.evaluation import lm_eval_tasks as lm_tasks
+from ac_eval.evaluation import lm_eval_hooks as hooks
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks import get_prompt
 from ac_eval.evaluation.records import Record, text_key
 from ac_eval.evaluation.scoring import ItemScore
-from ac_eval.evaluation.tasks import TaskError, TaskSpec
+from ac_eval.evaluation.task_specs import TaskError, TaskSpec
 from ac_eval.files import write_json, write_jsonl, write_text
 from ac_eval.models.catalogue import ModelSpec
 
@@ -138,12 +138,12 @@ class ScoredTask:
 
 
 def scored_task(spec: TaskSpec, logged: list[dict], run_id: str) -> ScoredTask:
-    """Read one task's logged samples back: each item was scored once, in lm_eval_tasks.process_results."""
+    """Read one task's logged samples back: each item was scored once, in lm_eval_hooks.process_results."""
     records, scores, rows, scorer = [], [], [], None
     for s in sorted(logged, key=lambda s: s["doc_id"]):
         condition, mode = request_parameters(s, spec)
-        record = lm_tasks.record_from_doc(s["doc"])
-        scorer = scorer or lm_tasks.doc_scorer(s["doc"])
+        record = hooks.record_from_doc(s["doc"])
+        scorer = scorer or hooks.doc_scorer(s["doc"])
         verdict = dict(s["item_score"])
         raw = verdict.pop("prediction")
         likelihoods = {k: verdict.pop(k) for k in ("option_logprobs", "gold_option") if k in verdict}
@@ -165,9 +165,9 @@ def scored_task(spec: TaskSpec, logged: list[dict], run_id: str) -> ScoredTask:
 def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None) -> dict:
     """The audio-contribution report of one base task from its conditions' scored items."""
     spec = tasks[0].spec
-    meta_path = lm_tasks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files,
+    meta_path = hooks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files,
                                           spec.metadata_file)
-    loaded = lm_tasks.load_cached(spec.benchmark, str(meta_path), spec.split)
+    loaded = hooks.load_cached(spec.benchmark, str(meta_path), spec.split)
     scorer = next((t.scorer for t in tasks if t.scorer), None)
     withheld = not get_benchmark(spec.benchmark).answers_public(spec.split)
     return build_task_report(

@@ -6,8 +6,8 @@ trained), SFT on its audio items alone, and GRPO on its audio items (as the demo
 each through `train_sft` / `train_grpo` with the batch and sampling settings those runs use. The two paths alternate in paired rounds; a step's time is read
 from the stage's own log (`step_seconds`), the first steps left out as warm-up; medians.
 
-    python benchmarks/perf_training.py                 # about 8 minutes on two CPU cores
-    python benchmarks/perf_training.py --rounds 1 --sft-steps 6 --grpo-steps 4   # a quick look
+    python perf/perf_training.py                 # about 8 minutes on two CPU cores
+    python perf/perf_training.py --rounds 1 --sft-steps 6 --grpo-steps 4   # a quick look
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ WARMUP = 2  # steps left out of each run: allocator and thread-pool warm-up
 
 
 def stage_seconds(kind: str, base: Path, data: Path, frames: str, steps: int, out: Path) -> list[float]:
-    from ac_eval.training.data import load_examples
-    from ac_eval.training.grpo import train_grpo
-    from ac_eval.training.sft import train_sft
-    from ac_eval.training.stages import stage_config
+    from ac_eval.post_training.data import load_examples
+    from ac_eval.post_training.grpo import train_grpo
+    from ac_eval.post_training.sft import train_sft
+    from ac_eval.post_training.stages import stage_config
 
     examples = load_examples(data)
     if kind != "sft":  # the audio items only: 1-1.5 s clips, no 30 s silent copies

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ac_eval.training.rewards import total_reward
-from ac_eval.training.stages import (
+from ac_eval.post_training.rewards import total_reward
+from ac_eval.post_training.stages import (
     GRPOStageConfig,
     Logger,
     batch_order,

@@ -4,7 +4,7 @@ generate, decode, extract the answer. No harness, no cache, no tricks. With --ch
 the options instead: one full forward pass (prompt, audio and option) per option, the summed log-probability of the
 option's tokens, the best option's "<answer>...</answer>" text as the output.
 
-    python benchmarks/plain_loop.py CHECKPOINT METADATA OUT.json [--batch 16] [--max-new-tokens 32] [--silent] [--choice]
+    python perf/plain_loop.py CHECKPOINT METADATA OUT.json [--batch 16] [--max-new-tokens 32] [--silent] [--choice]
 """
 
 from __future__ import annotations

@@ -13,18 +13,20 @@ Extra tasks (the `<base>_strong` subsets `ac-eval filter` writes) are YAMLs that
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks import task_index as benchmark_tasks
 from ac_eval.evaluation.conditions import CONDITIONS, task_suffix
+from ac_eval.paths import TASKS_DIR
 
 MODES = ("generate", "choice")
 # Greedy, as R1-AQA's test_mmau.py (the paper's protocol). The budget is the model's: 256 new tokens unless
 # model_args max_new_tokens=N or --gen_kwargs max_gen_toks=N says otherwise (results.json records what ran).
 GENERATION_KWARGS = {"until": ["<|im_end|>", "<|endoftext|>"], "do_sample": False, "temperature": 0.0}
-# (metric, aggregation: a function of lm_eval_tasks or an lm-eval aggregation name, higher is better)
+# (metric, aggregation: a function of lm_eval_hooks or an lm-eval aggregation name, higher is better)
 METRICS = (
     ("acc", "mean_skipping_none", True),
     ("acc_strict", "mean_skipping_none", True),
@@ -146,7 +148,7 @@ def plan(names: list[str], conditions: list[str], mode: str = "generate",
 def lm_eval_config(spec: TaskSpec, run: dict[str, Any]) -> dict[str, Any]:
     """The config lm-eval runs for a task: the template (the same one tasks/_template_yaml holds), the task's
     parameters in its metadata (they reach `load_docs`), and a declared YAML's own fields on top."""
-    from ac_eval.evaluation import lm_eval_tasks as t
+    from ac_eval.evaluation import lm_eval_hooks as t
 
     cfg: dict[str, Any] = {
         "task": spec.name,
@@ -184,7 +186,7 @@ def template_yaml() -> str:
     gen = GENERATION_KWARGS
     lines = [
         GENERATED_HEADER,
-        "# Shared by every ac-eval task. Docs come from ac_eval.evaluation.lm_eval_tasks.load_docs (no hub download):",
+        "# Shared by every ac-eval task. Docs come from ac_eval.evaluation.lm_eval_hooks.load_docs (no hub download):",
         "# pass the data location as lm-eval metadata, e.g. --metadata '{\"data_dir\": \"~/bench\"}'.",
         "dataset_path: ac-eval",
         "custom_dataset: !function utils.load_docs",
@@ -202,7 +204,7 @@ def template_yaml() -> str:
         f"  temperature: {gen['temperature']}",
         "metric_list:",
     ]
-    from ac_eval.evaluation import lm_eval_tasks as t
+    from ac_eval.evaluation import lm_eval_hooks as t
 
     for metric, agg, hib in METRICS:
         aggregation = f"!function utils.{agg}" if hasattr(t, agg) else agg
@@ -251,7 +253,8 @@ def generated_files() -> dict[str, str]:
 
 
 def write_task_files(folder: Path) -> list[Path]:
-    """Write the generated files (and remove generated ones the registry no longer has). utils.py is kept."""
+    """Write the generated files (and remove generated ones the registry no longer has), and beside them a copy of
+    the shipped tasks/utils.py: the one source of the functions lm-eval's `!function utils.X` resolves."""
     folder.mkdir(parents=True, exist_ok=True)
     files = generated_files()
     for old in folder.glob("*.yaml"):
@@ -262,21 +265,7 @@ def write_task_files(folder: Path) -> list[Path]:
         (folder / name).write_text(text)
         written.append(folder / name)
     utils = folder / "utils.py"
-    if not utils.exists():
-        utils.write_text(UTILS_PY)
+    if not utils.exists() or not utils.samefile(TASKS_DIR / "utils.py"):
+        shutil.copyfile(TASKS_DIR / "utils.py", utils)
         written.append(utils)
     return written
-
-
-UTILS_PY = '''# lm-eval resolves `!function utils.X` next to the YAML files; the implementations live in the package.
-from ac_eval.evaluation.lm_eval_tasks import (  # noqa: F401
-    count_items,
-    doc_to_audio,
-    doc_to_choice,
-    doc_to_target,
-    doc_to_text,
-    load_docs,
-    mean_skipping_none,
-    process_results,
-)
-'''

@@ -1,7 +1,7 @@
-"""ac-eval against a plain hand-written loop (benchmarks/plain_loop.py), on the CPU, whole processes, paired runs.
+"""ac-eval against a plain hand-written loop (perf/plain_loop.py), on the CPU, whole processes, paired runs.
 
-    python benchmarks/perf_cpu.py                       # 512 items, 3 rounds, memory 1,000 vs 10,000 items
-    python benchmarks/perf_cpu.py --items 128 --rounds 1 --no-memory     # a quick look
+    python perf/perf_cpu.py                       # 512 items, 3 rounds, memory 1,000 vs 10,000 items
+    python perf/perf_cpu.py --items 128 --rounds 1 --no-memory     # a quick look
 
 The data: real MMAU test-mini records (replicated with new ids past 1,000) pointing at synthetic 10 s 16 kHz clips;
 the model: the tiny Qwen2-Audio checkpoint (`ac-eval tiny-model`); batch 16, 32 new tokens, greedy. Each round runs

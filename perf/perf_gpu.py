@@ -1,8 +1,8 @@
 """GPU throughput on a Qwen2-Audio-7B-shaped model, randomly initialised (no download), one process per engine.
 
-    python benchmarks/perf_gpu.py                    # HF backend, vLLM backend, plain HF loops (batch 1 and 16)
-    python benchmarks/perf_gpu.py --items 128 --engines hf,loop16 --timeout 240
-    python benchmarks/perf_gpu.py --shape tiny --device cpu --items 8 --engines hf,loop1   # the plumbing, on a CPU
+    python perf/perf_gpu.py                    # HF backend, vLLM backend, plain HF loops (batch 1 and 16)
+    python perf/perf_gpu.py --items 128 --engines hf,loop16 --timeout 240
+    python perf/perf_gpu.py --shape tiny --device cpu --items 8 --engines hf,loop1   # the plumbing, on a CPU
 
 What it builds: a folder with the real Qwen2-Audio-7B configuration shape (Whisper-large encoder, a 7B Qwen
 decoder), the tokenizer and processor files of `ac-eval tiny-model`, and no weights: the transformers paths

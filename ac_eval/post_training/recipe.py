@@ -19,8 +19,8 @@ import yaml
 import ac_eval
 from ac_eval.files import write_json, write_text
 from ac_eval.models.identity import model_identity
-from ac_eval.training.data import load_examples, select_stages, to_ms_swift
-from ac_eval.training.stages import is_complete, stage_config
+from ac_eval.post_training.data import load_examples, select_stages, to_ms_swift
+from ac_eval.post_training.stages import is_complete, stage_config
 
 
 def recipe_file(path: str | Path) -> Path:
@@ -72,8 +72,8 @@ def apply_override(recipe: dict, item: str) -> None:
 def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
     from accelerate import PartialState
 
-    from ac_eval.training.grpo import train_grpo
-    from ac_eval.training.sft import train_sft
+    from ac_eval.post_training.grpo import train_grpo
+    from ac_eval.post_training.sft import train_sft
 
     # The first accelerate state decides the process group: on CPU it must be created with cpu=True, or every
     # torchrun process would believe it is alone.

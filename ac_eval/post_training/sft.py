@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ac_eval.training.stages import (
+from ac_eval.post_training.stages import (
     Logger,
     StageConfig,
     batch_order,
