@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from ac_eval.evaluation.conditions import CONDITIONS
+from ac_eval.evaluation.scoring import EXTRACTIONS
+from ac_eval.evaluation.task_specs import MODES
 from ac_eval.files import write_json, write_text
 
 EPILOG = """examples:
@@ -39,7 +41,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="audiomcq", choices=_prompt_names(),
                    help="prompt template: audiomcq (the paper's), official (each benchmark's own), or a benchmark's own "
                         "by name (default: %(default)s)")
-    p.add_argument("--mode", default="generate", choices=["generate", "choice"], help="generate text, or rank the options by log-likelihood")
+    p.add_argument("--mode", default="generate", choices=MODES, help="generate text, or rank the options by log-likelihood")
     p.add_argument("--limit", type=float, help="first N items per task (a fraction if < 1)")
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--device", help="shortcut for model_args device=...")
@@ -48,7 +50,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="generation settings, e.g. max_gen_toks=512,do_sample=true,temperature=0.7 (default: greedy, "
                         "256 new tokens, the paper's protocol); known: until, max_gen_toks, max_new_tokens, do_sample, "
                         "temperature, top_k, top_p")
-    p.add_argument("--extraction", default="r1-aqa", choices=["r1-aqa", "none", "lenient"],
+    p.add_argument("--extraction", default="r1-aqa", choices=EXTRACTIONS,
                    help="how the answer is read from a generated output before the MMAU/MMAR rule: r1-aqa (default, "
                         "the paper's protocol, official), none (the whole output, as evaluation.py reads a field; "
                         "official), lenient (last tag, across lines; reported as lenient, never official)")
@@ -470,19 +472,18 @@ def cmd_tasks(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ac-eval",
-        description="How much does the audio contribute? Evaluate audio LMs with the real audio and with silence.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
+                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
 
+
+def _parser_run(sub) -> None:
     p = sub.add_parser("run", help="evaluate a model on tasks under each audio condition")
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
 
+
+def _parser_score(sub) -> None:
     p = sub.add_parser(
         "score", help="score predictions with a benchmark's official rule (item for item what its script gives)",
         description="Predictions in the official scripts' own form (the records plus model_output / model_prediction "
@@ -499,19 +500,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="mmau: test-mini (default) or test")
     p.add_argument("--prompt", default="audiomcq", choices=_prompt_names(),
                    help="the prompt the predictions answered; selects the rule (MMSU official prompt -> letter rule)")
-    p.add_argument("--extraction", default="r1-aqa", choices=["r1-aqa", "none", "lenient"],
+    p.add_argument("--extraction", default="r1-aqa", choices=EXTRACTIONS,
                    help="answer extraction before the MMAU/MMAR rule (default r1-aqa: idempotent on predictions "
                         "already extracted; none: the string as given; lenient: not official)")
     p.add_argument("--prediction-key", "--prediction_key", dest="prediction_key",
                    help="the field holding the model's answer in an official-form file (default: the official one)")
     p.set_defaults(func=cmd_score)
 
+
+def _parser_tiny_model(sub) -> None:
     p = sub.add_parser("tiny-model", help="write a tiny randomly initialised checkpoint of a real architecture")
     p.add_argument("--arch", default="qwen2-audio", choices=["qwen2-audio", "qwen2.5-omni", "audio-flamingo-3"])
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_tiny)
 
+
+def _parser_demo(sub) -> None:
     p = sub.add_parser("demo", help="the whole method offline: planted-truth benchmark, trained tiny models, labels, GRPO, board")
     p.add_argument("--output", default="runs/demo")
     p.add_argument("--train-models", action="store_true",
@@ -519,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "voters from it; about 25 minutes on two CPU cores; deterministic: the same weights) and use them")
     p.set_defaults(func=cmd_demo)
 
+
+def _parser_labels(sub) -> None:
     p = sub.add_parser("labels", help="weak/strong labels from several models' silent-audio runs")
     p.add_argument("run_dirs", nargs="*", help="ac-eval run folders (one per model) with the silent condition")
     p.add_argument("--output", required=True, help="labels.jsonl")
@@ -530,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-audiomcq", metavar="FILE", help="import AudioMCQ's own \"audio-contribution\" labels instead")
     p.set_defaults(func=cmd_labels)
 
+
+def _parser_filter(sub) -> None:
     p = sub.add_parser("filter", help="keep the weak or strong items, in the input's own format, plus task YAMLs")
     p.add_argument("--labels", help="labels.jsonl from `ac-eval labels` (AudioMCQ data may use its own key)")
     p.add_argument("--keep", required=True, choices=["weak", "strong"])
@@ -542,15 +551,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks_dir", help="where the subset's task YAMLs go (default: next to --output)")
     p.set_defaults(func=cmd_filter)
 
+
+def _parser_split_report(sub) -> None:
     p = sub.add_parser("split-report", help="per benchmark: silent accuracy per model, weak/strong shares, per subset")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--labels", required=True)
     p.add_argument("--names", help="comma-separated model names, one per run")
     p.add_argument("--output", required=True, help="folder for split_report.json and .md")
-    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
-                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
+    _add_format(p)
     p.set_defaults(func=cmd_split_report)
 
+
+def _parser_leaderboard(sub) -> None:
     p = sub.add_parser("leaderboard", help="publish runs as a validated leaderboard.json and a static page")
     p.add_argument("action", choices=["publish", "add", "validate"],
                    help="publish: build a board from runs (+ the paper's reported rows); add: merge runs into --board; "
@@ -562,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push", metavar="REPO_ID", help="also upload to this Hugging Face dataset repo (needs HF_TOKEN)")
     p.set_defaults(func=cmd_leaderboard)
 
+
+def _parser_train(sub) -> None:
     p = sub.add_parser(
         "train", help="post-train with a recipe: SFT, then GRPO, on weak/strong data",
         description="Run the stages of a recipe (trainers/*.yaml). Rerunning the same command resumes from the last "
@@ -581,6 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-ms-swift", metavar="DIR", help="write each stage's data as ms-swift jsonl instead of training")
     p.set_defaults(func=cmd_train)
 
+
+def _parser_serve(sub) -> None:
     p = sub.add_parser("serve", help="an OpenAI-compatible chat server (audio input) in front of a local checkpoint")
     p.add_argument("--model_args", required=True, help="pretrained=DIR_OR_HUB_ID[,dtype=...,device=...]")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
@@ -594,22 +610,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a request may wait for the model before a 503 (default: %(default)s)")
     p.set_defaults(func=cmd_serve)
 
+
+def _parser_tasks(sub) -> None:
     p = sub.add_parser("tasks", help="list the tasks the benchmark registry defines, or write their lm-eval YAMLs")
     p.add_argument("--write", metavar="DIR", help="write the task YAMLs (template, every condition, groups) to DIR")
     p.add_argument("--check", metavar="DIR", help="exit 1 when DIR's task YAMLs differ from what the registry gives")
     p.set_defaults(func=cmd_tasks)
 
+
+def _parser_models(sub) -> None:
     p = sub.add_parser("models", help="the catalogue of the paper's systems, with what each needs")
-    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
-                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
+    _add_format(p)
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(func=cmd_models)
 
+
+def _parser_report(sub) -> None:
     p = sub.add_parser("report", help="print the tables of a finished run")
     p.add_argument("run_dir")
-    p.add_argument("--format", default="rich", choices=["rich", "plain", "json"],
-                   help="rich tables, plain (tab-separated rows) or json; piped output is never cut at 80 columns")
+    _add_format(p)
     p.set_defaults(func=cmd_report)
+
+
+SUBCOMMANDS = (  # in the order `ac-eval --help` lists them
+    _parser_run, _parser_score, _parser_tiny_model, _parser_demo, _parser_labels, _parser_filter, _parser_split_report,
+    _parser_leaderboard, _parser_train, _parser_serve, _parser_tasks, _parser_models, _parser_report,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ac-eval",
+        description="How much does the audio contribute? Evaluate audio LMs with the real audio and with silence.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 

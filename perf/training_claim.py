@@ -10,7 +10,7 @@ so GRPO's own effect is visible. Reported: accuracy on the audio-needing and on 
 planted truth) with 95% Wilson intervals, per seed, and mean and spread over seeds; the rule's labels against the
 truth. Whatever the numbers say is what gets reported.
 
-    python perf/training_claim.py --output runs/claim                    # 2 seeds, about 16 min on two CPU cores
+    python perf/training_claim.py --output runs/claim                    # 2 seeds, 1,366 s (about 23 min) on two CPU cores
     python perf/training_claim.py --output runs/claim --seeds 0,1,2      # 3 seeds
 
 Not a unit test: a measurement.

@@ -145,6 +145,26 @@ def test_audio_errors_are_counted_and_the_run_goes_on(tiny_ckpt, bench_root, tmp
     assert run(RunConfig(**{**cfg.__dict__, "max_error_rate": 0.5}))["run_status"]["exit_code"] == 0
 
 
+def test_choice_mode_failures_carry_their_reason(tiny_ckpt, bench_root, tmp_path):
+    """Choice mode hands lm-eval numbers: why an item failed travels with its (NaN, False, reason) results into the
+    verdict, so samples.jsonl says "not found" or "cannot decode" per item, and nothing failed is cached."""
+    root = tmp_path / "bench"
+    shutil.copytree(bench_root / "mmau", root / "mmau")
+    records = json.loads((root / "mmau" / "mmau-test-mini.json").read_text())[:4]
+    (root / "mmau" / (records[0]["audio_id"])).unlink()
+    (root / "mmau" / (records[1]["audio_id"])).write_bytes(b"not audio")
+    cfg = RunConfig(tasks=["mmau"], conditions=["original"], mode="choice", model_args=f"pretrained={tiny_ckpt}",
+                    data_dir=str(root), limit=4, output_path=str(tmp_path / "out"), max_error_rate=1.0)
+    report = run(cfg)
+    assert report["tasks"]["mmau_test_mini"]["conditions"]["original"]["n_audio_error"] == 2
+    errors = {r["id"]: r["error"] for r in jsonlines.open(tmp_path / "out" / "samples.jsonl") if r["status"] == "audio_error"}
+    assert set(errors) == {records[0]["id"], records[1]["id"]}
+    assert "not found" in errors[records[0]["id"]] and "cannot decode" in errors[records[1]["id"]]
+    assert all("option_logprobs" not in r for r in jsonlines.open(tmp_path / "out" / "samples.jsonl") if r["error"])
+    rerun = run(cfg)  # the failures were not cached: asked again
+    assert rerun["cache"]["evaluated"] == 2
+
+
 def test_mmau_test_writes_a_submission_instead_of_a_score(tiny_ckpt, bench_root, tmp_path):
     cfg = RunConfig(tasks=["mmau_test"], conditions=["original"], model_args=f"pretrained={tiny_ckpt},max_new_tokens=8",
                     metadata_files={"mmau_test": str(bench_root / "mmau" / "mmau-test-mini.json")},

@@ -65,13 +65,15 @@ def train_demo_models(output: Path, data: Path, console: Console | None = None, 
 
 
 def _evaluate(model: Path, task: str, tasks_dir: Path, conditions: list[str], out: Path, limit: int | None, console,
-              mode: str = "generate") -> dict:
+              mode: str = "generate") -> Path:
+    """`ac-eval run` of one model on one demo task; the run folder."""
     from ac_eval.run import RunConfig, run
 
     # The run folder's name (voter-0, w2s) is the model's name in labels, tables and the board.
-    return run(RunConfig(tasks=[task], model_args=f"pretrained={model},name={out.name.removesuffix('-train')}",
-                         conditions=conditions, limit=limit, mode=mode,
-                         include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
+    run(RunConfig(tasks=[task], model_args=f"pretrained={model},name={out.name.removesuffix('-train')}",
+                  conditions=conditions, limit=limit, mode=mode,
+                  include_paths=[str(tasks_dir)], gen_kwargs=GEN, output_path=str(out)), console)
+    return out
 
 
 # What the voters are asked, in choice mode (each option's log-likelihood, as the likelihood rule needs): with the
@@ -156,20 +158,67 @@ def tiny_recipe_settings(sft_steps: int, grpo_steps: int) -> list[str]:
 def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_train_labelled: int | None = 600,
              sft_steps: int = 200, grpo_steps: int = 300, training_scale: float = 1.0) -> dict:
     """The whole demo. `training_scale` shrinks every rebuild's step counts (tests run the pipeline at 0.01)."""
-    from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
-    from ac_eval.analysis.subsets import write_task_yamls
-    from ac_eval.board.build import build_board, entries_from_run, write_board
-    from ac_eval.run.folder import read_samples
-    from ac_eval.demo.planted_benchmark import write_synthbench
-    from ac_eval.post_training.recipe import load_recipe, run_recipe
-
     console = make_console()
     start = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
+    tasks_dir = output / "tasks"  # its own task names: synthetic rows must never pass for MMAU ones
+
     console.rule("1. a benchmark with planted truth")
+    data, truth, benchmark = _planted_benchmark(output, tasks_dir, n_test, console)
+
+    console.rule("2. a tiny Qwen2-Audio that hears (audio description), and three voters fine-tuned from it")
+    base, models = _models(output, data, train_models, training_scale, console)
+
+    console.rule("3. with the audio, with silence, under option rotation, and with no question")
+    runs = []
+    for i, model in enumerate(models):
+        console.print(f"voter {i}: {model.name}")
+        runs.append(_evaluate(model, "synthbench_test", tasks_dir, VOTER_CONDITIONS, output / "runs" / f"voter-{i}",
+                              None, console if i == 0 else Console(quiet=True), mode="choice"))
+
+    console.rule("4. weak/strong labels against the planted truth")
+    quality = _label_quality_table(runs, truth, output / "labels.jsonl", console)
+
+    console.rule("5. Weak-to-Strong from the hearing base: SFT on the weak train items, GRPO on the strong ones")
+    tuned = _weak_to_strong(output, tasks_dir, data, truth, base, models, n_train_labelled, sft_steps, grpo_steps, console)
+
+    console.rule("6. the model after SFT and after GRPO, evaluated again")
+    after_sft = _evaluate(output / "weak-to-strong" / "sft" / "final", "synthbench_test", tasks_dir,
+                          ["original", "silent"], output / "runs" / "w2s-after-sft", None, Console(quiet=True))
+    after_grpo = _evaluate(tuned, "synthbench_test", tasks_dir, ["original", "silent"], output / "runs" / "w2s", None,
+                           console)
+    flips = flipped_items(after_sft, after_grpo)
+    console.print(f"GRPO changed the model's answer with audio on {flips['changed_answer']} of {flips['n']} test items: "
+                  f"{flips['wrong_to_right']} wrong -> right, {flips['right_to_wrong']} right -> wrong "
+                  "(" + (", ".join(f"{kind}: +{k['wrong_to_right']} -{k['right_to_wrong']} of {k['changed']} changed"
+                                   for kind, k in sorted(flips["by_kind"].items())) or "no change") + ")")
+
+    console.rule("7. leaderboard")
+    evaluated = [*runs, after_sft, after_grpo]
+    page = _board(evaluated, output / "board")
+    summary = {
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "benchmark": benchmark,
+        "label_quality": quality,
+        "best_rule": best_rule(quality),
+        "grpo_flips": flips,
+        "accuracy": {r.name: _accuracy_by_kind(r) for r in evaluated},
+        "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
+                  "labels": str(output / "labels.jsonl"), "w2s_model": str(tuned),
+                  "leaderboard": str(output / "board" / "leaderboard.json"), "page": str(page)},
+    }
+    write_json(output / "demo_summary.json", summary)
+    _print_summary(console, summary)
+    return summary
+
+
+def _planted_benchmark(output: Path, tasks_dir: Path, n_test: int, console) -> tuple[dict, dict, dict]:
+    """Write the benchmark and its task YAMLs; (files, truth per item, facts about the test split)."""
+    from ac_eval.analysis.subsets import write_task_yamls
+    from ac_eval.demo.planted_benchmark import write_synthbench
+
     data = write_synthbench(output / "data", n_test=n_test)
     truth = json.loads(data["truth"].read_text())["needs_audio"]
-    tasks_dir = output / "tasks"  # its own task names: synthetic rows must never pass for MMAU ones
     for split in ("test", "train"):
         write_task_yamls(f"synthbench_{split}", "mmau", "test-mini", data[split]["mmau"], tasks_dir,
                          "the demo's planted-truth benchmark (MMAU format)")
@@ -177,28 +226,32 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     console.print(f"test: {n_test} questions ({benchmark['text_solvable']} answerable from the text alone; "
                   f"{benchmark['items_with_twins']} with a twin, i.e. the same question and options and another "
                   f"answer); train split for the models; truth in {data['truth']}")
+    return data, truth, benchmark
 
-    console.rule("2. a tiny Qwen2-Audio that hears (audio description), and three voters fine-tuned from it")
+
+def _models(output: Path, data: dict, train_models: bool, training_scale: float, console) -> tuple[Path, list[Path]]:
+    """The hearing base and the voters: the shipped ones, or rebuilt (`--train-models`, or none shipped)."""
     if train_models or not (shipped_models() / "voter-0" / "config.json").exists():
         console.print("training the hearing base, then the voters...")
         models = train_demo_models(output / "models", data["train"]["audiomcq"], console, training_scale)
-        base = output / "models" / "hearing-base"
-    else:
-        models = [shipped_models() / f"voter-{s}" for s in VOTER_SEEDS]
-        base = shipped_models() / "hearing-base"
-        console.print(f"shipped checkpoints: {models[0].parent} (rebuild: ac-eval demo --train-models)")
+        return output / "models" / "hearing-base", models
+    console.print(f"shipped checkpoints: {shipped_models()} (rebuild: ac-eval demo --train-models)")
+    return shipped_models() / "hearing-base", [shipped_models() / f"voter-{s}" for s in VOTER_SEEDS]
 
-    console.rule("3. with the audio, with silence, under option rotation, and with no question")
-    runs = []
-    for i, model in enumerate(models):
-        console.print(f"voter {i}: {model.name}")
-        _evaluate(model, "synthbench_test", tasks_dir, VOTER_CONDITIONS, output / "runs" / f"voter-{i}", None,
-                  console if i == 0 else Console(quiet=True), mode="choice")
-        runs.append(output / "runs" / f"voter-{i}")
 
-    console.rule("4. weak/strong labels against the planted truth")
+def _voter_labels(runs: list[Path], path: Path) -> list:
+    """Every rule's labels from the voters' runs (named voter-0, voter-1, ... as in the runs), written to `path`."""
+    from ac_eval.analysis.labels import make_labels, silent_votes, write_labels
+    from ac_eval.run.folder import read_samples
+
     labels = make_labels(silent_votes(read_samples(runs, [f"voter-{i}" for i in range(len(runs))])))
-    write_labels(labels, output / "labels.jsonl")
+    write_labels(labels, path)
+    return labels
+
+
+def _label_quality_table(runs: list[Path], truth: dict, path: Path, console) -> dict:
+    """Each rule's labels against the planted truth, as a table."""
+    labels = _voter_labels(runs, path)
     quality = {rule: label_quality(labels, truth, field) for rule, field in LABEL_RULES}
     table = Table(title="Labels vs truth (positive = weak, i.e. answerable without audio)", title_justify="left")
     for col in ("rule", "weak predicted", "weak in truth", "precision", "recall"):
@@ -208,15 +261,18 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
                       "—" if q["precision"] is None else f"{100 * q['precision']:.1f}%",
                       "—" if q["recall"] is None else f"{100 * q['recall']:.1f}%")
     console.print(table)
+    return quality
 
-    console.rule("5. Weak-to-Strong from the hearing base: SFT on the weak train items, GRPO on the strong ones")
-    train_runs = []
-    for i, model in enumerate(models):
-        _evaluate(model, "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS, output / "runs" / f"voter-{i}-train",
-                  n_train_labelled, Console(quiet=True), mode="choice")
-        train_runs.append(output / "runs" / f"voter-{i}-train")
-    train_labels = make_labels(silent_votes(read_samples(train_runs, [f"voter-{i}" for i in range(len(runs))])))
-    write_labels(train_labels, output / "train_labels.jsonl")
+
+def _weak_to_strong(output: Path, tasks_dir: Path, data: dict, truth: dict, base: Path, models: list[Path],
+                    n_train_labelled: int | None, sft_steps: int, grpo_steps: int, console) -> Path:
+    """The voters label the first train items; Weak-to-Strong from the hearing base on those labels."""
+    from ac_eval.post_training.recipe import load_recipe, run_recipe
+
+    train_runs = [_evaluate(model, "synthbench_train", tasks_dir, TRAIN_VOTER_CONDITIONS,
+                            output / "runs" / f"voter-{i}-train", n_train_labelled, Console(quiet=True), mode="choice")
+                  for i, model in enumerate(models)]
+    train_labels = _voter_labels(train_runs, output / "train_labels.jsonl")
     counts = {lab: [lbl.id for lbl in train_labels if getattr(lbl, TRAIN_LABEL_FIELD) == lab] for lab in ("weak", "strong")}
     console.print(f"train items labelled: {len(train_labels)} ({TRAIN_LABEL_FIELD}): weak {len(counts['weak'])} "
                   f"({sum(not truth[i] for i in counts['weak'])} truly text-solvable), strong {len(counts['strong'])} "
@@ -224,38 +280,14 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
     recipe = load_recipe("weak_sft_strong_grpo", [
         f"base_model={base}", f"data={data['train']['audiomcq']}", f"labels={output / 'train_labels.jsonl'}",
         f"label_field={TRAIN_LABEL_FIELD}", *tiny_recipe_settings(sft_steps, grpo_steps)])
-    tuned = run_recipe(recipe, output / "weak-to-strong")
+    return run_recipe(recipe, output / "weak-to-strong")
 
-    console.rule("6. the model after SFT and after GRPO, evaluated again")
-    after_sft, after_grpo = output / "runs" / "w2s-after-sft", output / "runs" / "w2s"
-    _evaluate(output / "weak-to-strong" / "sft" / "final", "synthbench_test", tasks_dir, ["original", "silent"],
-              after_sft, None, Console(quiet=True))
-    _evaluate(tuned, "synthbench_test", tasks_dir, ["original", "silent"], after_grpo, None, console)
-    flips = flipped_items(after_sft, after_grpo)
-    console.print(f"GRPO changed the model's answer with audio on {flips['changed_answer']} of {flips['n']} test items: "
-                  f"{flips['wrong_to_right']} wrong -> right, {flips['right_to_wrong']} right -> wrong "
-                  "(" + (", ".join(f"{kind}: +{k['wrong_to_right']} -{k['right_to_wrong']} of {k['changed']} changed"
-                                   for kind, k in sorted(flips["by_kind"].items())) or "no change") + ")")
 
-    console.rule("7. leaderboard")
-    evaluated = [*runs, after_sft, after_grpo]
+def _board(evaluated: list[Path], board_dir: Path) -> Path:
+    from ac_eval.board.build import build_board, entries_from_run, write_board
+
     entries = [e for r in evaluated for e in entries_from_run(r)]
-    board_dir = output / "board"
-    page = write_board(build_board(entries), board_dir)  # synthetic rows only: no published numbers beside them
-    summary = {
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "benchmark": benchmark,
-        "label_quality": quality,
-        "best_rule": best_rule(quality),
-        "grpo_flips": flips,
-        "accuracy": {r.name: _accuracy_by_kind(r) for r in evaluated},
-        "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
-                  "labels": str(output / "labels.jsonl"), "w2s_model": str(tuned), "leaderboard": str(board_dir / "leaderboard.json"),
-                  "page": str(page)},
-    }
-    write_json(output / "demo_summary.json", summary)
-    _print_summary(console, summary)
-    return summary
+    return write_board(build_board(entries), board_dir)  # synthetic rows only: no published numbers beside them
 
 
 def _accuracy_by_kind(run_dir: Path) -> dict:

@@ -139,152 +139,174 @@ def _number(body: dict, key: str, default: float, low: float, high: float) -> fl
     return float(value)
 
 
+class ServedModel:
+    """What every request shares: the backend, the name clients use, the limits, and the two locks that queue
+    requests (one runs on the model; at most `max_queue` wait for it)."""
+
+    def __init__(self, backend, name: str, max_body_mb: float = MAX_BODY_MB, max_queue: int = MAX_QUEUE,
+                 request_timeout: float = REQUEST_TIMEOUT_S):
+        self.backend, self.name = backend, name
+        self.max_body_mb, self.max_queue, self.request_timeout = max_body_mb, max_queue, request_timeout
+        self.max_body = int(max_body_mb * 1024 * 1024)
+        self.model_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max_queue + 1)  # the one running plus those allowed to wait
+
+    def check_length(self, prompt: str, settings: GenerationSettings) -> None:
+        context, tokenizer = getattr(self.backend, "max_context", None), getattr(self.backend, "tokenizer", None)
+        if not context or tokenizer is None:
+            return
+        n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if n + settings.max_new_tokens > context:
+            raise RequestError(f"the prompt is {n:,} tokens before its audio; with max_tokens "
+                               f"{settings.max_new_tokens} that exceeds the model's context of {context:,}")
+
+    def generate(self, prompt: str, audio: AudioInput | None, settings: GenerationSettings) -> str:
+        if not self.slots.acquire(blocking=False):
+            raise RequestError(f"{self.max_queue} requests are already waiting: try again shortly", 503)
+        try:
+            if not self.model_lock.acquire(timeout=self.request_timeout):
+                raise RequestError(f"waited {self.request_timeout:g} s for the model: try again shortly", 503)
+            try:
+                return self.backend.generate([prompt], [audio], settings)[0]
+            finally:
+                self.model_lock.release()
+        finally:
+            self.slots.release()
+
+    def answer(self, body: dict, path: str) -> str:
+        """The model's text for one chat-completions request body; RequestError for anything it cannot take."""
+        if path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            raise RequestError(f"no route {path}", 404)
+        system, user, audio = parse_messages(body, self.backend.sample_rate)
+        settings = request_settings(body)
+        prompt = self.backend.chat_prompt(user, system)
+        self.check_length(prompt, settings)
+        return self.generate(prompt, audio, settings)
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    """One HTTP request: JSON in and out, every refusal a JSON error that says why."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S
+
+    @property
+    def model(self) -> ServedModel:
+        return self.server.model
+
+    def log_message(self, *args):  # quiet: the caller reports progress
+        pass
+
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+        kind = {400: "invalid_request_error", 404: "not_found", 413: "request_too_large",
+                503: "server_busy"}.get(status, "server_error")
+        self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
+
+    def send_error(self, code, message=None, explain=None):  # the base class's HTML errors, as JSON
+        self.close_connection = True
+        self._error(code, message or self.responses.get(code, ("error",))[0])
+
+    def do_GET(self):
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._json(200, {"object": "list", "data": [{"id": self.model.name, "object": "model", "owned_by": "ac-eval"}]})
+        else:
+            self._error(404, f"no route {self.path}")
+
+    def do_POST(self):
+        try:
+            body = self._body()
+            text = self.model.answer(body, self.path)
+        except RequestError as e:
+            if e.status == 413:
+                self._discard_body()
+                self.close_connection = True  # the body was not (wholly) read: the connection cannot be reused
+            self._error(e.status, str(e), {"Retry-After": "5"} if e.status == 503 else None)
+            return
+        except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
+            self._error(500, f"the model failed on this request: {type(e).__name__}: {e}")
+            return
+        if body.get("stream") is True:
+            self._stream(text)
+        else:
+            self._json(200, _completion(self.model.name, text))
+
+    def _discard_body(self) -> None:
+        """Read and drop a refused body (never stored), up to DRAIN_MB: closing on a client that is still
+        sending resets the connection, and it would see a broken pipe instead of the 413 that says why."""
+        left = min(int(self.headers.get("Content-Length", "0").strip() or 0), int(DRAIN_MB * 2**20))
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass  # the client gave up: nothing to answer
+
+    def _body(self) -> dict:
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise RequestError("a POST needs a Content-Length header (chunked bodies are not taken)", 411)
+        if not length.strip().isdigit():
+            self.close_connection = True
+            raise RequestError(f"Content-Length {length!r} is not a number of bytes")
+        if int(length) > self.model.max_body:
+            raise RequestError(f"the body is {int(length) / 2**20:.1f} MB; at most {self.model.max_body_mb:g} MB "
+                               "(ac-eval serve --max-body-mb)", 413)
+        try:
+            body = json.loads(self.rfile.read(int(length)) or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RequestError(f"the body is not JSON: {e}") from e
+        if not isinstance(body, dict):
+            raise RequestError(f"the body is a JSON {type(body).__name__}, not an object")
+        if body.get("stream") not in (None, True, False):
+            raise RequestError("stream: give true or false")
+        return body
+
+    def _stream(self, text: str) -> None:
+        """Server-sent events, as OpenAI streams: the whole answer in one chunk, a finish chunk, [DONE]."""
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": self.model.name}
+        events = [
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
+            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        ]
+        data = ("".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256  # the listen backlog: a burst of connections waits instead of being reset
+
+    def __init__(self, address, model: ServedModel):
+        self.model = model
+        super().__init__(address, ChatHandler)
 
 
 def make_server(backend, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
                 max_body_mb: float = MAX_BODY_MB, max_queue: int = MAX_QUEUE,
                 request_timeout: float = REQUEST_TIMEOUT_S) -> ThreadingHTTPServer:
     """A server for `backend`. A port that is taken is a ValueError saying so."""
-    model_lock = threading.Lock()
-    slots = threading.BoundedSemaphore(max_queue + 1)  # the one running plus those allowed to wait
-    name = model_name or str(backend.pretrained)
-    max_body = int(max_body_mb * 1024 * 1024)
-    context = getattr(backend, "max_context", None)
-    tokenizer = getattr(backend, "tokenizer", None)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = SOCKET_TIMEOUT_S
-
-        def log_message(self, *args):  # quiet: the caller reports progress
-            pass
-
-        def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _error(self, status: int, message: str, headers: dict | None = None) -> None:
-            kind = {400: "invalid_request_error", 404: "not_found", 413: "request_too_large",
-                    503: "server_busy"}.get(status, "server_error")
-            self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
-
-        def send_error(self, code, message=None, explain=None):  # the base class's HTML errors, as JSON
-            self.close_connection = True
-            self._error(code, message or self.responses.get(code, ("error",))[0])
-
-        def do_GET(self):
-            if self.path.rstrip("/") in ("/v1/models", "/models"):
-                self._json(200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "ac-eval"}]})
-            else:
-                self._error(404, f"no route {self.path}")
-
-        def do_POST(self):
-            try:
-                body = self._body()
-                if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-                    raise RequestError(f"no route {self.path}", 404)
-                system, user, audio = parse_messages(body, backend.sample_rate)
-                settings = request_settings(body)
-                prompt = backend.chat_prompt(user, system)
-                self._check_length(prompt, settings)
-                text = self._generate(prompt, audio, settings)
-            except RequestError as e:
-                if e.status == 413:
-                    self._discard_body()
-                    self.close_connection = True  # the body was not (wholly) read: the connection cannot be reused
-                self._error(e.status, str(e), {"Retry-After": "5"} if e.status == 503 else None)
-                return
-            except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
-                self._error(500, f"the model failed on this request: {type(e).__name__}: {e}")
-                return
-            if body.get("stream") is True:
-                self._stream(text)
-            else:
-                self._json(200, _completion(name, text))
-
-        def _discard_body(self) -> None:
-            """Read and drop a refused body (never stored), up to DRAIN_MB: closing on a client that is still
-            sending resets the connection, and it would see a broken pipe instead of the 413 that says why."""
-            left = min(int(self.headers.get("Content-Length", "0").strip() or 0), int(DRAIN_MB * 2**20))
-            try:
-                while left > 0:
-                    chunk = self.rfile.read(min(left, 1 << 16))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-            except OSError:
-                pass  # the client gave up: nothing to answer
-
-        def _body(self) -> dict:
-            length = self.headers.get("Content-Length")
-            if length is None:
-                raise RequestError("a POST needs a Content-Length header (chunked bodies are not taken)", 411)
-            if not length.strip().isdigit():
-                self.close_connection = True
-                raise RequestError(f"Content-Length {length!r} is not a number of bytes")
-            if int(length) > max_body:
-                raise RequestError(f"the body is {int(length) / 2**20:.1f} MB; at most {max_body_mb:g} MB "
-                                   "(ac-eval serve --max-body-mb)", 413)
-            try:
-                body = json.loads(self.rfile.read(int(length)) or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise RequestError(f"the body is not JSON: {e}") from e
-            if not isinstance(body, dict):
-                raise RequestError(f"the body is a JSON {type(body).__name__}, not an object")
-            if body.get("stream") not in (None, True, False):
-                raise RequestError("stream: give true or false")
-            return body
-
-        def _check_length(self, prompt: str, settings: GenerationSettings) -> None:
-            if not context or tokenizer is None:
-                return
-            n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-            if n + settings.max_new_tokens > context:
-                raise RequestError(f"the prompt is {n:,} tokens before its audio; with max_tokens "
-                                   f"{settings.max_new_tokens} that exceeds the model's context of {context:,}")
-
-        def _generate(self, prompt: str, audio, settings: GenerationSettings) -> str:
-            if not slots.acquire(blocking=False):
-                raise RequestError(f"{max_queue} requests are already waiting: try again shortly", 503)
-            try:
-                if not model_lock.acquire(timeout=request_timeout):
-                    raise RequestError(f"waited {request_timeout:g} s for the model: try again shortly", 503)
-                try:
-                    return backend.generate([prompt], [audio], settings)[0]
-                finally:
-                    model_lock.release()
-            finally:
-                slots.release()
-
-        def _stream(self, text: str) -> None:
-            """Server-sent events, as OpenAI streams: the whole answer in one chunk, a finish chunk, [DONE]."""
-            base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
-                    "created": int(time.time()), "model": name}
-            events = [
-                {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
-                {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-            ]
-            payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-            data = payload.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    model = ServedModel(backend, model_name or str(backend.pretrained), max_body_mb, max_queue, request_timeout)
     try:
-        return _Server((host, port), Handler)
+        return _Server((host, port), model)
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e} (is another server using that port? "
                          "choose another with --port)") from e

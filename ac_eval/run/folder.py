@@ -21,7 +21,7 @@ import platform
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jsonlines
 
@@ -323,11 +323,16 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
 
 @dataclass
 class RunSamples:
-    """One run's per-item rows and the model's readable name: what the label rules and split reports read."""
+    """One run's per-item rows and the model's readable name: what the label rules and split reports read. The rows
+    are read from samples.jsonl as they are iterated, never held whole (training-data runs have 10^5+ items)."""
 
     model: str
-    rows: list[dict]
     folder: Path
+
+    @property
+    def rows(self) -> Iterator[dict]:
+        with jsonlines.open(self.folder / "samples.jsonl") as reader:
+            yield from reader
 
 
 def run_model_name(results: dict[str, Any]) -> str:
@@ -346,12 +351,11 @@ def read_samples(run_dirs: list[str | Path], names: list[str] | None = None) -> 
         raise ValueError(f"{len(names)} names for {len(run_dirs)} runs")
     runs = []
     for i, run_dir in enumerate(run_dirs):
+        # An unnamed run is named by its results.json (which must be there); a named one is checked when it has one.
+        results = read_run(run_dir) if names is None or (run_dir / "results.json").is_file() else None
         samples = run_dir / "samples.jsonl"
         if not samples.is_file():
             raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
-        results = read_run(run_dir) if (run_dir / "results.json").is_file() else None
-        if names is None and results is None:
-            raise FileNotFoundError(f"{run_dir}: no results.json to name its model by (did the run finish?)")
         name = names[i] if names is not None else run_model_name(results)
-        runs.append(RunSamples(name, list(jsonlines.open(samples)), run_dir))
+        runs.append(RunSamples(name, run_dir))
     return runs
