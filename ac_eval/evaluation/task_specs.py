@@ -2,8 +2,8 @@
 
 A task's parameters (benchmark, split, condition, mode, metadata file) are decided once, in a `TaskSpec`; its
 name is generated from them (`mmar` + `_silent` = `mmar_silent`), never parsed back. The same spec gives the
-config the runner hands to lm-eval and the YAML files in `tasks/` (generated from the benchmark registry by
-`ac-eval tasks --write tasks`; a test checks they are current). Each request carries the condition and mode
+config `ac-eval run` (ac_eval/run/drive.py) hands to lm-eval and the YAML files in `tasks/` (generated from the
+benchmark registry by `ac-eval tasks --write tasks`; a test checks they are current). Each request carries the condition and mode
 (`doc_to_audio`), and every log line reads them back from there.
 
 Extra tasks (the `<base>_strong` subsets `ac-eval filter` writes) are YAMLs that declare their parameters in
