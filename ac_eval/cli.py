@@ -10,7 +10,7 @@ from pathlib import Path
 from ac_eval.evaluation.conditions import CONDITIONS
 from ac_eval.evaluation.scoring import EXTRACTIONS
 from ac_eval.evaluation.task_specs import MODES
-from ac_eval.files import write_json, write_text
+from ac_eval.files import refuse_overwriting, write_json, write_text
 
 EPILOG = """examples:
   ac-eval demo --output runs/demo
@@ -138,6 +138,7 @@ def cmd_run(args) -> int:
 def cmd_score(args) -> int:
     from ac_eval.evaluation.predictions import score_file
 
+    refuse_overwriting([args.output], [args.predictions, *([args.metadata] if args.metadata else [])])
     result = score_file(args.benchmark, Path(args.metadata) if args.metadata else None, Path(args.predictions),
                         args.split, args.prompt, args.extraction, args.prediction_key)
     write_json(args.output, result)
@@ -182,7 +183,11 @@ def cmd_labels(args) -> int:
     )
     from ac_eval.console import make_console
 
+    from ac_eval.run.folder import RUN_FILES, metadata_disagreements, read_samples
+
     console = make_console()
+    refuse_overwriting([args.output, Path(args.output).with_suffix(".summary.json")],
+                       [*(Path(d) / f for d in args.run_dirs for f in RUN_FILES), *filter(None, [args.from_audiomcq])])
     if args.from_audiomcq:
         labels = import_audiomcq(Path(args.from_audiomcq))
     else:
@@ -191,13 +196,12 @@ def cmd_labels(args) -> int:
         if args.k > len(args.run_dirs):
             raise ValueError(f"--k {args.k} with {len(args.run_dirs)} run(s): an item is weak when k models are right "
                              "with silence, so k cannot exceed the number of runs (the paper: 2 of 3)")
-        from ac_eval.run.folder import read_samples
-
         names = args.names.split(",") if args.names else None
-        votes = silent_votes(read_samples(args.run_dirs, names), args.condition)
-        warning = votes.coverage_warning()
-        if warning:
-            console.print(f"warning: {warning}", style="yellow")
+        runs = read_samples(args.run_dirs, names)
+        votes = silent_votes(runs, args.condition)
+        for warning in [*metadata_disagreements(runs), votes.coverage_warning()]:
+            if warning:
+                print(f"ac-eval: warning: {warning}", file=sys.stderr)
         labels = make_labels(votes, k=args.k, rotation_need=args.rotation_need)
     write_labels(labels, Path(args.output))
     account = chance_account(labels, k=args.k, rotation_need=args.rotation_need) if not args.from_audiomcq else {}
@@ -246,6 +250,7 @@ def cmd_filter(args) -> int:
     from ac_eval.analysis.labels import read_labels
     from ac_eval.analysis.subsets import filter_file
 
+    refuse_overwriting([args.output], [args.metadata, *([args.labels] if args.labels else [])])
     labels = read_labels(Path(args.labels), args.label_field) if args.labels else None
     split = args.split or _benchmark(args.benchmark).default_split
     summary = filter_file(args.benchmark, Path(args.metadata), labels, args.keep, Path(args.output), split,

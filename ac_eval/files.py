@@ -10,6 +10,18 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
+def refuse_overwriting(outputs: Iterable[str | Path], inputs: Iterable[str | Path]) -> None:
+    """A command whose output is one of its own inputs would destroy that input (`score --predictions P --output P`,
+    `labels A --output A/samples.jsonl`): refuse before anything is read or written."""
+    existing = [Path(i).expanduser() for i in inputs]
+    existing = [i for i in existing if i.is_file()]
+    for out in map(lambda o: Path(o).expanduser(), outputs):
+        hit = next((i for i in existing if out.exists() and os.path.samefile(out, i)), None)
+        if hit is not None:
+            raise ValueError(f"{out} is also an input of this command ({hit}): writing it would destroy the input; "
+                             "give another output path")
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write `text` to `path` atomically: readers see the old file or the new one, never a part."""
     path = Path(path)

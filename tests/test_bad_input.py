@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -471,6 +472,85 @@ case("api", "HTTP 401 stops the run", api("401"), raises(ModelUnusable, "refused
 case("api", "HTTP 403 stops the run", api("403"), raises(ModelUnusable, "refused the credentials (HTTP 403)"))
 
 
+# ---- round two (issue 22) --------------------------------------------------------------------------------------
+
+def _first_mmau_id() -> str:
+    return _row()["id"]
+
+
+def predictions_file(prediction: str):
+    def make(ctx):
+        path = ctx.tmp / "p.jsonl"
+        path.write_text(json.dumps({"id": _first_mmau_id(), "prediction": prediction}) + "\n")
+        return path
+    return make
+
+
+def scored_as(status: str) -> Callable:
+    def check(outcome, ctx):
+        exits(0, "")(outcome, ctx)
+        first = _first_mmau_id()
+        items = [i for i in json.loads((ctx.tmp / "s.json").read_text())["items"] if i["id"] == first]
+        assert [i["status"] for i in items] == [status], items
+    return check
+
+
+def run_folder(name: str, run_id: str, model_key: str = "k", metadata_version: str = "v1"):
+    """A finished run folder as `ac-eval run` writes it (one silent row), for the commands that read runs."""
+    def make(ctx):
+        folder = ctx.tmp / name
+        folder.mkdir(exist_ok=True)
+        (folder / "results.json").write_text(json.dumps({
+            "run_id": run_id, "config": {"model_args": f"pretrained={name}"}, "config_hash": "c", "prompt": {},
+            "model": {"name": name, "key": model_key},
+            "tasks": {"mmau_test_mini": {"benchmark": "mmau", "metadata_version": metadata_version, "conditions": {}}}}))
+        (folder / "samples.jsonl").write_text(json.dumps({"run_id": run_id, "id": "a", "condition": "silent",
+                                                          "benchmark": "mmau", "status": "ok", "correct": True,
+                                                          "n_choices": 4, "subsets": {}}) + "\n")
+        (folder / "report.md").write_text(f"run {run_id}\n")
+        return folder
+    return make
+
+
+def untouched(path: Callable, code: int, fragment: str) -> Callable:
+    """The command refused (exit code, message) and the input file is as it was."""
+    def check(outcome, ctx):
+        exits(code, fragment)(outcome, ctx)
+        assert json.loads(path(ctx).read_text().splitlines()[0])["run_id"] == "A"
+    return check
+
+
+MMAU_META = ["--metadata", lambda ctx: shared_file("mmau", "mmau-test-mini.json")]
+case("cli", "score: 80,000 unclosed answer tags", cli("score", "--benchmark", "mmau", *MMAU_META, "--predictions",
+                                                      predictions_file("<answer>" * 80_000), "--output",
+                                                      lambda ctx: ctx.tmp / "s.json"), scored_as("unparseable"))
+case("cli", "score: 80,000 unclosed tags, lenient", cli("score", "--benchmark", "mmau", *MMAU_META, "--extraction",
+                                                        "lenient", "--predictions", predictions_file("<ANSWER>x" * 80_000),
+                                                        "--output", lambda ctx: ctx.tmp / "s.json"),
+     scored_as("unparseable"))
+case("cli", "score: --output is --predictions", cli("score", "--benchmark", "mmau", *MMAU_META, "--predictions",
+                                                    predictions_file("x"), "--output", lambda ctx: ctx.tmp / "p.jsonl"),
+     exits(2, "is also an input"))
+case("cli", "labels: --output is a run's samples.jsonl",
+     cli("labels", run_folder("A", "A"), "--k", "1", "--output", lambda ctx: ctx.tmp / "A" / "samples.jsonl"),
+     untouched(lambda ctx: ctx.tmp / "A" / "samples.jsonl", 2, "is also an input"))
+case("cli", "labels: one run three times", cli("labels", run_folder("A", "A"), run_folder("A", "A"), run_folder("A", "A"),
+                                               "--output", lambda ctx: ctx.tmp / "l.jsonl"), exits(2, "are one run"))
+case("cli", "labels: one model and configuration in two folders",
+     cli("labels", run_folder("A", "A"), run_folder("B", "B"), "--output", lambda ctx: ctx.tmp / "l.jsonl"),
+     exits(2, "are one run (of model and configuration"))
+case("cli", "labels: runs on different metadata versions",
+     cli("labels", run_folder("A", "A", "ka", "v1"), run_folder("B", "B", "kb", "v2"), "--output",
+         lambda ctx: ctx.tmp / "l.jsonl"), exits(0, "different metadata versions (A: v1, B: v2)"))
+case("metadata", "ids X, X, X#dup2", load_rows(lambda r: [{**r, "id": "X"}, {**r, "id": "X"}, {**r, "id": "X#dup2"}]),
+     loaded(3, lambda lb: len({r.id for r in lb.records}) == 3 and "X#dup2" in {r.id for r in lb.records},
+            "with three distinct ids, X#dup2 kept for the record that has it"))
+for setting, fragment in [("stages.sft.per_device_batch=0", "per_device_batch=0"),
+                          ("stages.sft.max_steps=-3", "max_steps=-3"), ("stages.sft.epochs=-1", "epochs=-1")]:
+    case("cli", f"train: {setting}", cli("train", "--recipe", "all_sft", setting, "data=x.jsonl", "--output",
+                                         lambda ctx: ctx.tmp / "out"), exits(2, f"impossible settings: {fragment}"))
+
+
 # ---- requests to ac-eval serve --------------------------------------------------------------------------------
 
 def post(body: bytes | dict | list, headers: dict | None = None, path: str = "/v1/chat/completions", method: str = "POST"):
@@ -585,12 +665,30 @@ def test_the_corpus_is_large_and_covers_every_kind():
     assert len({(c.kind, c.name) for c in CASES}) == len(CASES)
 
 
+CASE_DEADLINE_S = 120
+
+
+class CaseDeadline(Exception):
+    pass
+
+
+def _deadline_passed(signum, frame):
+    raise CaseDeadline()
+
+
 @pytest.mark.parametrize("bad", CASES, ids=[f"{c.kind}: {c.name}" for c in CASES])
 def test_bad_input(bad: Case, tmp_path, request, capsys):
     ctx = Ctx(tmp_path, request, capsys)
+    signal.signal(signal.SIGALRM, _deadline_passed)
+    signal.alarm(CASE_DEADLINE_S)  # a hang fails this case instead of stopping the suite
     try:
         outcome = bad.run(ctx)
     except Exception as e:  # noqa: BLE001 - the expectation decides whether an exception was the right outcome
         outcome = e
+    finally:
+        signal.alarm(0)
+    assert not isinstance(outcome, CaseDeadline), f"hung: no outcome after {CASE_DEADLINE_S} s"
     bad.expect(outcome, ctx)
+    if bad.kind == "cli" and bad.name.startswith("train:"):
+        assert not (tmp_path / "out").exists(), "a refused training wrote its output folder"
     shutil.rmtree(tmp_path / "root", ignore_errors=True)

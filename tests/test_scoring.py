@@ -382,3 +382,26 @@ def test_score_cli(tmp_path, mmau_rows, capsys):
     assert "1 of 11 prediction ids are not in the metadata" in err and "zzz" in err
     assert main(["score", "--benchmark", "mmau", "--metadata", str(tmp_path / "nope.json"), "--predictions", str(preds),
                  "--output", str(out)]) == 2
+
+
+def test_linear_extractions_equal_the_regexes_they_replace():
+    """r1aqa_extract, tag_contents and the GRPO reward's answer_text give what the official regexes give (R1-AQA's
+    `re.search` without DOTALL; the lenient and reward ones with DOTALL and IGNORECASE), on 20,000 random strings of
+    tag fragments, newlines and lookalike letters ("ſ" matches "s" when case is ignored)."""
+    import random
+    import re
+
+    from ac_eval.evaluation.scoring import tag_contents
+    from ac_eval.post_training.rewards import answer_text
+
+    official = re.compile(r"<answer>(.*?)</answer>")
+    any_case = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+    parts = ["<answer>", "</answer>", "<ANSWER>", "</Answer>", "\n", "a", " ", "<", "answer>", "/", "ſ", "<anſwer>"]
+    rng = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 14)))
+        match = official.search(text)
+        assert r1aqa_extract(text) == (match.group(1) if match else text).strip(), repr(text)
+        assert tag_contents(text) == any_case.findall(text), repr(text)
+        first = any_case.search(text)
+        assert answer_text(text) == (first.group(1) if first else text).strip(), repr(text)

@@ -8,17 +8,16 @@
 
 from __future__ import annotations
 
-import re
+from ac_eval.evaluation.scoring import tag_contents
 
-ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 ACCURACY_WEIGHT = 2.0
 FORMAT_WEIGHT = 0.5
 
 
 def answer_text(completion: str) -> str:
     """What the accuracy reward compares: the first tag's content, else the whole completion (the plugin's fallback)."""
-    match = ANSWER.search(completion)
-    return (match.group(1) if match else completion).strip()
+    first = tag_contents(completion, first_only=True)  # the plugin's re.search, DOTALL and IGNORECASE, in linear time
+    return (first[0] if first else completion).strip()
 
 
 def accuracy_reward(completion: str, answer: str) -> float:

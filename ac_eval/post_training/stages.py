@@ -60,7 +60,30 @@ class StageConfig:
         cfg = cls(**{k: _coerce(cls, k, v, d.get("name", "?")) for k, v in d.items()})
         if cfg.encoder_frames not in ("clip", "padded"):
             raise ValueError(f"stage {cfg.name!r}: encoder_frames={cfg.encoder_frames!r}: use clip or padded")
+        impossible = [f"{name}={getattr(cfg, name)!r} ({need})" for name, need, ok in cfg.limits()
+                      if getattr(cfg, name) is not None and not ok(getattr(cfg, name))]
+        if impossible:  # a stage that cannot train must not write a `final` that looks trained
+            raise ValueError(f"stage {cfg.name!r}: impossible settings: {'; '.join(impossible)}")
         return cfg
+
+    def limits(self) -> list[tuple[str, str, Any]]:
+        """(setting, what it must be, check) for every setting with a range."""
+        return [
+            ("lr", "a positive number", lambda v: v > 0),
+            ("warmup_ratio", "from 0 to below 1", lambda v: 0 <= v < 1),
+            ("per_device_batch", "a positive integer", lambda v: v >= 1),
+            ("grad_accum", "a positive integer", lambda v: v >= 1),
+            ("epochs", "a positive number", lambda v: v > 0),
+            ("max_steps", "a positive integer, or unset to use epochs", lambda v: v >= 1),
+            ("max_length", "a positive integer", lambda v: v >= 1),
+            ("weight_decay", "0 or more", lambda v: v >= 0),
+            ("adam_beta1", "from 0 to below 1", lambda v: 0 <= v < 1),
+            ("adam_beta2", "from 0 to below 1", lambda v: 0 <= v < 1),
+            ("max_grad_norm", "a positive number", lambda v: v > 0),
+            ("lora_r", "0 (full fine-tuning) or more", lambda v: v >= 0),
+            ("save_steps", "a positive integer", lambda v: v >= 1),
+            ("log_steps", "a positive integer", lambda v: v >= 1),
+        ]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +119,20 @@ class GRPOStageConfig(StageConfig):
     max_length: int = 2048
     max_steps: int | None = 2000
     epochs: float = 1.0
+
+    def limits(self) -> list[tuple[str, str, Any]]:
+        return [
+            *super().limits(),
+            ("num_generations", "2 or more (advantages are normalised within a group)", lambda v: v >= 2),
+            ("per_device_batch", f"a positive multiple of num_generations ({self.num_generations})",
+             lambda v: v >= 1 and v % max(self.num_generations, 1) == 0),
+            ("beta", "0 or more", lambda v: v >= 0),
+            ("temperature", "a positive number", lambda v: v > 0),
+            ("top_k", "0 (off) or more", lambda v: v >= 0),
+            ("top_p", "above 0, at most 1", lambda v: 0 < v <= 1),
+            ("repetition_penalty", "a positive number", lambda v: v > 0),
+            ("max_completion_length", "a positive integer", lambda v: v >= 1),
+        ]
 
 
 def stage_config(d: dict[str, Any]) -> StageConfig:

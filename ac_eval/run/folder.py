@@ -288,6 +288,9 @@ def environment() -> dict[str, str]:
 
 # ---- reading ----------------------------------------------------------------------------------------------------
 
+RUN_FILES = ("results.json", "samples.jsonl", "report.md")  # what makes a run folder (each stamped with its run id)
+
+
 class RunFolderError(RuntimeError):
     """A run folder whose files do not belong to one run (an interrupted write, or files mixed by hand)."""
 
@@ -328,6 +331,7 @@ class RunSamples:
 
     model: str
     folder: Path
+    metadata: dict[str, str] = field(default_factory=dict)  # benchmark -> the metadata version its items came from
 
     @property
     def rows(self) -> Iterator[dict]:
@@ -345,17 +349,48 @@ def run_model_name(results: dict[str, Any]) -> str:
 
 def read_samples(run_dirs: list[str | Path], names: list[str] | None = None) -> list[RunSamples]:
     """samples.jsonl of each run folder (checked to be one finished run when it has a results.json), named by
-    `names` or by each run's model."""
+    `names` or by each run's model. One run given twice (the same folder, run id, or model and configuration) is
+    refused: its votes would count twice."""
     run_dirs = [Path(d) for d in run_dirs]
     if names is not None and len(names) != len(run_dirs):
         raise ValueError(f"{len(names)} names for {len(run_dirs)} runs")
-    runs = []
+    runs: list[RunSamples] = []
+    seen: dict[tuple, Path] = {}
     for i, run_dir in enumerate(run_dirs):
         # An unnamed run is named by its results.json (which must be there); a named one is checked when it has one.
         results = read_run(run_dir) if names is None or (run_dir / "results.json").is_file() else None
         samples = run_dir / "samples.jsonl"
         if not samples.is_file():
             raise FileNotFoundError(f"{run_dir}: no samples.jsonl (is this an ac-eval run folder?)")
+        for key in _run_keys(run_dir, results):
+            if key in seen:
+                raise ValueError(f"{seen[key]} and {run_dir} are one run ({key[0]} {key[1]}): its answers would count "
+                                 "as two models' votes; give each run once")
+            seen[key] = run_dir
         name = names[i] if names is not None else run_model_name(results)
-        runs.append(RunSamples(name, run_dir))
+        metadata = {t["benchmark"]: t.get("metadata_version") or t.get("metadata_sha256") or "unknown"
+                    for t in (results or {}).get("tasks", {}).values() if isinstance(t, dict) and "benchmark" in t}
+        runs.append(RunSamples(name, run_dir, metadata))
     return runs
+
+
+def _run_keys(run_dir: Path, results: dict | None) -> list[tuple]:
+    keys: list[tuple] = [("folder", str(run_dir.resolve()))]
+    if results and results.get("run_id"):
+        keys.append(("id", results["run_id"]))
+    model_key = ((results or {}).get("model") or {}).get("key")
+    if model_key and results.get("config_hash"):
+        keys.append(("of model and configuration", f"{model_key} / {results['config_hash']}"))
+    return keys
+
+
+def metadata_disagreements(runs: list[RunSamples]) -> list[str]:
+    """One line per benchmark whose runs were scored on different metadata versions (their items and answers may
+    differ: votes on one id are then votes on different questions)."""
+    lines = []
+    for benchmark in sorted({b for r in runs for b in r.metadata}):
+        versions = {r.model: r.metadata[benchmark] for r in runs if benchmark in r.metadata}
+        if len(set(versions.values())) > 1:
+            lines.append(f"{benchmark}: the runs used different metadata versions ("
+                         + ", ".join(f"{m}: {v}" for m, v in versions.items()) + "); an id may be another question in each")
+    return lines

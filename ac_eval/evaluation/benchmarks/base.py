@@ -107,6 +107,8 @@ def build_records(
     sha = file_sha256(source) if source.is_file() else ""
     loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=version_label(sha) if sha else "unknown")
     seen: Counter[str] = Counter()
+    rows = list(rows)
+    in_file = {str(row.get("id")) for row in rows if isinstance(row, dict)}  # a renamed duplicate takes none of these
     for index, row in enumerate(rows):
         rid = row.get("id") if isinstance(row, dict) else None
         try:
@@ -121,7 +123,12 @@ def build_records(
         seen[record.id] += 1
         if seen[record.id] > 1:
             record.issues.append("duplicate_id")
-            record.id = f"{record.id}#dup{seen[record.id]}"
+            new_id = f"{record.id}#dup{seen[record.id]}"
+            while new_id in seen or new_id in in_file:  # X, X, X#dup2: every id stays unique
+                seen[record.id] += 1
+                new_id = f"{record.id}#dup{seen[record.id]}"
+            seen[new_id] += 1
+            record.id = new_id
         loaded.records.append(record)
     return loaded
 
