@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible server for the tests: each chat request is answered the way its `model` field names
 ("ok", "bad-json", "empty-choices", "null-content", "html", "400", "401", "403", "404", "422", "429", "500", "503",
-"drop", "hang"), or, with `fault_rate`, with a random fault of the given kinds (seeded), so a client's handling of
+"drop", "hang", "trickle": a reply that promises 1,000,000 bytes and sends one every 0.2 s), or, with `fault_rate`, with a random fault of the given kinds (seeded), so a client's handling of
 every kind of bad reply can be checked on loopback."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("bad-json", "empty-choices", "null-content", "html", "400", "401", "403", "404", "422", "429", "500", "503",
-          "drop", "hang")
+          "drop", "hang", "trickle")
 
 
 def completion(text: str) -> dict:
@@ -66,6 +66,18 @@ class FakeOpenAI:
                 elif kind == "hang":
                     time.sleep(fake.hang_seconds)
                     self._send(200, json.dumps(completion("too late")).encode())
+                elif kind == "trickle":
+                    try:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", "1000000")
+                        self.end_headers()
+                        for _ in range(1_000_000):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:
+                        pass  # the client gave up, as it should
                 elif kind == "bad-json":
                     self._send(200, b'{"choices": [{"message": {"content": "unfinished')
                 elif kind == "empty-choices":

@@ -468,6 +468,7 @@ case("api", "HTTP 500", api("500"), request_error("HTTP 500"))
 case("api", "HTTP 503", api("503"), request_error("HTTP 503"))
 case("api", "a dropped connection", api("drop"), request_error("APIConnectionError"))
 case("api", "a reply slower than the timeout", api("hang"), request_error("Timeout"))
+case("api", "a reply that trickles (1 MB promised, 5 bytes a second)", api("trickle"), request_error("ReplyTimeout"))
 case("api", "HTTP 401 stops the run", api("401"), raises(ModelUnusable, "refused the credentials (HTTP 401)"))
 case("api", "HTTP 403 stops the run", api("403"), raises(ModelUnusable, "refused the credentials (HTTP 403)"))
 

@@ -22,6 +22,7 @@ import random
 import sqlite3
 import threading
 import time
+from time import monotonic  # (tests replace `time` to skip the backoff sleeps; deadlines still need a clock)
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,7 @@ class OpenAIChatBackend:
         self.sample_rate = int(sample_rate)
         self.concurrency = int(concurrency)
         self.max_retries = int(max_retries)
+        self.timeout = float(timeout)
         if audio_format not in ("wav16", "wavf32"):
             raise ValueError("audio_format: wav16 (16-bit PCM, what hosted APIs take) or wavf32 (lossless)")
         self.subtype = "PCM_16" if audio_format == "wav16" else "FLOAT"
@@ -176,8 +178,7 @@ class OpenAIChatBackend:
         for attempt in range(self.max_retries + 1):
             self.stats["requests"] += 1
             try:
-                response = self.client.chat.completions.create(model=self.pretrained, messages=messages, **params)
-                return _content(response)
+                return _content(self._reply(messages, params))
             except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
                 raise _refused(e, self.base_url) from e
             except Exception as e:  # noqa: BLE001 - everything else is worth another try, then a counted error
@@ -191,21 +192,41 @@ class OpenAIChatBackend:
         return (f"{REQUEST_ERROR_PREFIX} gave up after {self.max_retries + 1} attempts: {status}"
                 f"{type(error).__name__}: {_short(error)}")
 
+    def _reply(self, messages: list[dict], params: dict) -> dict:
+        """The reply's JSON, read as it arrives so that `timeout` bounds the whole reply: the client's own timeout
+        bounds each read, and a server that sends one byte a second would otherwise keep a request for hours."""
+        deadline = monotonic() + self.timeout
+        create = self.client.chat.completions.with_streaming_response.create
+        with create(model=self.pretrained, messages=messages, **params) as response:  # status errors raise here
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if monotonic() > deadline:
+                    raise ReplyTimeout(f"the reply took over timeout={self.timeout:g} s ({len(body):,} bytes so far)")
+        try:
+            return json.loads(bytes(body))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise MalformedReply(f"the reply is not JSON: {bytes(body[:80])!r}") from e
+
     def choice_logprobs(self, prompts, audios, continuations):
         raise ValueError("--mode choice needs log-probabilities of given options, which chat APIs do not return: "
                          "use --mode generate with the openai backend")
 
 
 class MalformedReply(ValueError):
-    """A 200 reply that holds no answer: no choices, or a message without text."""
+    """A 200 reply that holds no answer: not JSON, no choices, or a message without text."""
 
 
-def _content(response) -> str:
-    choices = getattr(response, "choices", None)
-    if not choices:
+class ReplyTimeout(TimeoutError):
+    """A reply that did not arrive whole within the request's timeout."""
+
+
+def _content(reply: dict) -> str:
+    choices = reply.get("choices") if isinstance(reply, dict) else None
+    if not choices or not isinstance(choices, list):
         raise MalformedReply("the reply has no choices")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
         raise MalformedReply(f"the reply's message has no text content ({type(content).__name__})")
     return content
