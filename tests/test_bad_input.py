@@ -552,6 +552,40 @@ for setting, fragment in [("stages.sft.per_device_batch=0", "per_device_batch=0"
                                          lambda ctx: ctx.tmp / "out"), exits(2, f"impossible settings: {fragment}"))
 
 
+def flac_declaring(total_samples: int, seconds: float = 3.0) -> bytes:
+    """A FLAC of `seconds` of a tone whose STREAMINFO declares `total_samples` (0: a stream that declares no length,
+    as an encoder writing to a pipe leaves it; legal FLAC)."""
+    buf = io.BytesIO()
+    sf.write(buf, (0.1 * np.sin(np.arange(int(16000 * seconds)) / 10)).astype(np.float32), 16000, format="FLAC")
+    data = bytearray(buf.getvalue())
+    assert data[:4] == b"fLaC"
+    fields = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)  # rate, channels, bits; then 36 bits of length
+    data[18:26] = (fields | total_samples).to_bytes(8, "big")
+    data[26:42] = bytes(16)  # the MD5 of the samples: unknown
+    return bytes(data)
+
+
+def with_limit(seconds: float, make: Callable) -> Callable:
+    def run(ctx):
+        ctx.fixture("monkeypatch").setattr("ac_eval.evaluation.audio.MAX_AUDIO_SECONDS", seconds)
+        return make(ctx)
+    return run
+
+
+DAY = 24 * 3600 * 16000
+case("audio", "a streamed FLAC (no length in its header)", audio(file_bytes(flac_declaring(0), "s.flac")), samples(48000))
+case("audio", "a streamed FLAC under silent-matched", audio(file_bytes(flac_declaring(0), "s.flac"), "silent-matched"),
+     samples(48000, "zeros"))
+case("audio", "a FLAC whose header says 24 h", audio(file_bytes(flac_declaring(DAY), "d.flac")),
+     raises(AudioError, "is 86,400 s long (its header says)"))
+case("audio", "silent-matched on a header that says 24 h", audio(file_bytes(flac_declaring(DAY), "d.flac"),
+                                                                 "silent-matched"), raises(AudioError, "is 86,400 s long"))
+case("audio", "a streamed FLAC longer than the limit", with_limit(2, audio(file_bytes(flac_declaring(0), "s.flac"))),
+     raises(AudioError, "runs past 2 s (decoding stopped there)"))
+case("audio", "a WAV at 1 Hz (10,000 s in 40 KB)", audio(wav(np.zeros(10_000) + 0.1, sr=1)),
+     raises(AudioError, "is 10,000 s long (its header says)"))
+
+
 # ---- requests to ac-eval serve --------------------------------------------------------------------------------
 
 def post(body: bytes | dict | list, headers: dict | None = None, path: str = "/v1/chat/completions", method: str = "POST"):
@@ -590,6 +624,9 @@ def float_wav(values) -> bytes:
 
 
 case("server", "a JSON array body", post([1, 2]), http_status(400, "not an object"))
+case("server", "a small FLAC whose header says 3 h", post(chat([{"type": "text", "text": "q"},
+                                                              audio_part(flac_declaring(3 * 3600 * 16000, 1.0))])),
+     http_status(400, "is 10,800 s long (its header says)"))
 case("server", "a message that is a number", post({"messages": [5]}), http_status(400, "messages[0] is a int"))
 case("server", "a string content part", post(chat(["hello"])), http_status(400, "not a content part object"))
 case("server", "max_tokens 'abc'", post(chat("hi", max_tokens="abc")), http_status(400, "max_tokens"))

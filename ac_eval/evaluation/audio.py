@@ -25,20 +25,23 @@ class AudioError(Exception):
 
 # A read that takes longer than this (a stalled network mount, say) becomes the item's audio error.
 READ_TIMEOUT_S = float(os.environ.get("AC_EVAL_AUDIO_TIMEOUT", "60"))
+# Longer clips are refused before they are decoded (from the header's length) or as soon as decoding passes the
+# limit: a 4 MB FLAC of 24 h of silence would otherwise take 7 GB. Benchmarks' clips are seconds to minutes.
+MAX_AUDIO_SECONDS = float(os.environ.get("AC_EVAL_MAX_AUDIO_SECONDS", "600"))
+UNKNOWN_LENGTH = 2**62  # libsndfile reports SF_COUNT_MAX frames for a stream that does not declare its length
+BLOCK_FRAMES = 1 << 16
 _readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ac-eval-audio")
 
 
 def load_audio(ref: AudioRef, sample_rate: int) -> np.ndarray:
     """Return the clip as float32 mono at `sample_rate`. Raises AudioError naming the file on any problem."""
     source = _open_source(ref)
-    future = _readers.submit(sf.read, source, dtype="float32", always_2d=True)
+    future = _readers.submit(decode, source, ref.describe())
     try:
         data, sr = future.result(timeout=READ_TIMEOUT_S)
     except FutureTimeout as e:
         raise AudioError(f"reading audio {ref.describe()} took more than {READ_TIMEOUT_S:g} s "
                          "(AC_EVAL_AUDIO_TIMEOUT sets the limit)") from e
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
-        raise AudioError(f"cannot decode audio {ref.describe()}: {e}") from e
     if data.shape[0] == 0:
         raise AudioError(f"audio {ref.describe()} is empty (0 samples)")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
@@ -49,16 +52,58 @@ def load_audio(ref: AudioRef, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+def decode(source, what: str, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """(frames x channels float32, sample rate), at most `max_seconds` (default MAX_AUDIO_SECONDS) long: a header
+    that declares more is refused before decoding, and a stream that declares no length (a streamed FLAC) is decoded
+    block by block and refused once it passes the limit. AudioError naming `what` on any problem."""
+    max_seconds = MAX_AUDIO_SECONDS if max_seconds is None else max_seconds
+    try:
+        with sf.SoundFile(source) as f:
+            limit = int(max_seconds * f.samplerate)
+            declared = f.frames if f.frames < UNKNOWN_LENGTH else None
+            if declared is not None and declared > limit:
+                raise AudioError(_too_long(what, f"is {declared / f.samplerate:,.0f} s long (its header says)", max_seconds))
+            # Read straight through: soundfile updates its position by seeking after each read, which a stream that
+            # declares no length refuses at its end (losing the last block).
+            f.seekable = lambda: False
+            blocks, n, want = [], 0, declared if declared is not None else BLOCK_FRAMES
+            while n <= limit:
+                block = f.read(frames=min(want, limit + 1 - n), dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                blocks.append(block)
+                n, want = n + len(block), BLOCK_FRAMES
+            if n > limit:
+                raise AudioError(_too_long(what, f"runs past {max_seconds:g} s (decoding stopped there)", max_seconds))
+            data = blocks[0] if len(blocks) == 1 else np.concatenate(blocks) if blocks else np.zeros((0, f.channels), np.float32)
+            return data, f.samplerate
+    except AudioError:
+        raise
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
+        raise AudioError(f"cannot decode audio {what}: {e}") from e
+
+
+def _too_long(what: str, how: str, max_seconds: float) -> str:
+    return (f"audio {what} {how}; clips are limited to {max_seconds:g} s "
+            "(AC_EVAL_MAX_AUDIO_SECONDS raises the limit)")
+
+
 def audio_num_samples(ref: AudioRef, sample_rate: int) -> int:
-    """Length of the clip at `sample_rate`, from the header only (used by `silent-matched`)."""
+    """Length of the clip at `sample_rate`, from the header (used by `silent-matched`); a stream that declares no
+    length is decoded (within the limit) to count it. Never more than MAX_AUDIO_SECONDS."""
     source = _open_source(ref)
     try:
         info = sf.info(source)
     except Exception as e:
         raise AudioError(f"cannot read audio header of {ref.describe()}: {e}") from e
-    if info.frames == 0:
+    frames, rate = info.frames, info.samplerate
+    if frames >= UNKNOWN_LENGTH:
+        frames, rate = len(decode(_open_source(ref), ref.describe())[0]), info.samplerate
+    elif frames > MAX_AUDIO_SECONDS * rate:
+        raise AudioError(_too_long(ref.describe(), f"is {frames / rate:,.0f} s long (its header says)", MAX_AUDIO_SECONDS))
+    if frames == 0:
         raise AudioError(f"audio {ref.describe()} is empty (0 samples)")
-    return int(round(info.frames * sample_rate / info.samplerate))
+    return int(round(frames * sample_rate / rate))
 
 
 def _open_source(ref: AudioRef):
