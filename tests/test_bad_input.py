@@ -552,6 +552,43 @@ for setting, fragment in [("stages.sft.per_device_batch=0", "per_device_batch=0"
                                          lambda ctx: ctx.tmp / "out"), exits(2, f"impossible settings: {fragment}"))
 
 
+def two_runs(between: Callable, second_model: str = "stub"):
+    """Run a stub model into OUT, do `between(out)`, then run `second_model` there: the second run's exit code."""
+    def run(ctx):
+        from ac_eval.testing.stub_models import write_stub
+
+        out = ctx.tmp / "out"
+        models = {name: write_stub(ctx.tmp / name, "guesser", "mmau", bench(ctx) / "mmau" / "mmau-test-mini.json",
+                                   "test-mini") for name in {"stub", second_model}}
+        args = ["--tasks", "mmau", "--data_dir", bench(ctx), "--limit", "2", "--output_path", out]
+        assert ctx.cli("--model_args", f"pretrained={models['stub']}", *args) == 0, ctx.err()
+        between(out)
+        return ctx.cli("--model_args", f"pretrained={models[second_model]}", *args)
+    return run
+
+
+def refused_and_last_run_readable(fragment: str, model: str = "stub") -> Callable:
+    def check(outcome, ctx):
+        exits(2, fragment)(outcome, ctx)
+        from ac_eval.run import read_run
+
+        results = read_run(ctx.tmp / "out")  # the last complete run, whole and coherent
+        assert results["model"]["name"] == model
+        assert not list((ctx.tmp / "out").glob(".staging-*")), "the staged run was left behind"
+    return check
+
+
+def plots_become_a_file(out: Path) -> None:
+    shutil.rmtree(out / "plots")
+    (out / "plots").write_text("not a folder")
+
+
+case("cli", "a rerun where plots/ is a file", two_runs(plots_become_a_file),
+     refused_and_last_run_readable("is a file where the run writes its plots"))
+case("cli", "a second model into the same --output_path", two_runs(lambda out: None, "other-stub"),
+     refused_and_last_run_readable("holds a finished run of another model (stub"))
+
+
 def flac_declaring(total_samples: int, seconds: float = 3.0) -> bytes:
     """A FLAC of `seconds` of a tone whose STREAMINFO declares `total_samples` (0: a stream that declares no length,
     as an encoder writing to a pipe leaves it; legal FLAC)."""

@@ -23,7 +23,7 @@ from ac_eval.evaluation.task_specs import TaskSpec, lm_eval_config
 from ac_eval.evaluation.task_specs import plan as plan_tasks
 from ac_eval.models.catalogue import ModelSpec, resolve_model
 from ac_eval.paths import TASKS_DIR
-from ac_eval.run.folder import RunConfig, model_provenance, write_outputs
+from ac_eval.run.folder import RunConfig, check_output_folder, model_provenance, write_outputs
 
 
 class NoAudioError(RuntimeError):
@@ -68,6 +68,7 @@ def check_settings(cfg: RunConfig, model: ModelSpec) -> None:
         raise ValueError(f"--output_path {out} is a file: give a folder (it is created if missing)")
     if not 0 <= cfg.max_error_rate <= 1:
         raise ValueError(f"--max-error-rate {cfg.max_error_rate}: give a share between 0 and 1, e.g. 0.05")
+    check_output_folder(cfg.output_path, model)
     gen = simple_parse_args_string(cfg.gen_kwargs or "")
     GenerationSettings.from_lm_eval(gen, DEFAULT_MAX_NEW_TOKENS)  # unknown keys and bad values fail here
     asked = gen.get("max_gen_toks", gen.get("max_new_tokens"))

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import platform
+import shutil
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -190,13 +192,26 @@ def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None
 
 def write_outputs(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: dict[str, list],
                   lm_results: dict, out: Path) -> dict:
-    """samples.jsonl, MMAU test submissions, plots, report.md and results.json (last: it commits the run)."""
+    """samples.jsonl, MMAU test submissions, plots, report.md and results.json, written beside the folder's last run
+    (in `.staging-<run id>/`) and switched into place only once all are whole, results.json last: a rerun that
+    fails (disk full, a file where a folder goes) leaves the last complete run readable."""
     run_id = new_run_id()
+    stage = out / f".staging-{run_id}"
+    try:
+        report = _write_run(cfg, model, plan, samples, lm_results, out, stage, run_id)
+        publish_staged(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return report
+
+
+def _write_run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: dict[str, list], lm_results: dict,
+               out: Path, stage: Path, run_id: str) -> dict:
     scored = [scored_task(spec, samples.get(spec.name, []), run_id) for spec in plan]
     for t in scored:
         if not get_benchmark(t.spec.benchmark).answers_public(t.spec.split):  # answers withheld (MMAU test)
-            write_mmau_submission(out / f"submission_{t.spec.name}.json", t.records, t.scores)
-    write_jsonl(out / "samples.jsonl", [row for t in scored for row in t.rows])
+            write_mmau_submission(stage / f"submission_{t.spec.name}.json", t.records, t.scores)
+    write_jsonl(stage / "samples.jsonl", [row for t in scored for row in t.rows])
     by_base: dict[str, list[ScoredTask]] = defaultdict(list)
     for t in scored:
         by_base[t.spec.base].append(t)
@@ -205,10 +220,50 @@ def write_outputs(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], sample
     report = results_document(cfg, model, plan, lm_results, tasks_report, run_id)
     from ac_eval.analysis.plots import plot_task
 
-    report["plots"] = {t: [str(p) for p in plot_task(t, tr, out / "plots")] for t, tr in tasks_report.items()}
-    write_text(out / "report.md", to_markdown(report))
-    write_text(out / "results.json", json.dumps(report, indent=2, default=str))  # last: it commits the run
+    report["plots"] = {t: [str(out / p.relative_to(stage)) for p in plot_task(t, tr, stage / "plots")]
+                       for t, tr in tasks_report.items()}
+    write_text(stage / "report.md", to_markdown(report))
+    write_text(stage / "results.json", json.dumps(report, indent=2, default=str))
     return report
+
+
+def publish_staged(stage: Path, out: Path) -> None:
+    """Move a staged run's files into `out`, results.json last (it commits the run). Every target is checked first:
+    a file where a folder goes (or the reverse) stops the switch before anything moved."""
+    entries = sorted(stage.iterdir(), key=lambda p: p.name == "results.json")
+    for src in entries:
+        dst = out / src.name
+        if dst.exists() and dst.is_dir() != src.is_dir():
+            raise RunFolderError(f"{dst} is a {'folder' if dst.is_dir() else 'file'} where the run writes its "
+                                 f"{src.name}: move it away and rerun the same command (finished items come from the "
+                                 "cache); the last complete run in the folder is untouched")
+    for src in entries:
+        dst = out / src.name
+        if src.is_dir() and dst.exists():  # a folder (plots/) is swapped whole: old one aside, new one in, old one gone
+            old = out / f".old-{src.name}-{stage.name}"
+            dst.rename(old)
+            src.rename(dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(src, dst)
+
+
+def check_output_folder(output_path: str | Path, model: ModelSpec) -> None:
+    """A folder that holds a finished run of another model is not overwritten: that run's results would be lost
+    without a word. The same model resumes there (its cache is there)."""
+    from ac_eval.models.identity import model_identity
+
+    results = Path(output_path) / "results.json"
+    try:
+        previous = json.loads(results.read_text()) if results.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return  # no readable run to keep; rerunning rewrites it
+    earlier = (previous or {}).get("model") or {}
+    this = model_identity(model.args, model.catalogue_name)
+    if earlier.get("key") and earlier["key"] != this.key:
+        raise ValueError(f"{output_path} holds a finished run of another model ({earlier.get('name')}, run "
+                         f"{previous.get('run_id')}); this run is {this.name}: give another --output_path, or move "
+                         "that run away first")
 
 
 def results_document(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm_results: dict,
