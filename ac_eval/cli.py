@@ -685,3 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"ac-eval: error: {message}", file=sys.stderr)
         return 2
+    except OSError as e:  # a read-only or full disk, a permission: what and where, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"ac-eval: error: {where}{e.strerror or e}: fix the folder or its permissions, or write elsewhere "
+              "(finished items of a run come from its cache)", file=sys.stderr)
+        return 2

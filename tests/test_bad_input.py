@@ -623,6 +623,72 @@ case("audio", "a WAV at 1 Hz (10,000 s in 40 KB)", audio(wav(np.zeros(10_000) + 
      raises(AudioError, "is 10,000 s long (its header says)"))
 
 
+def patched(target: str, value: Any, make: Callable) -> Callable:
+    def run(ctx):
+        ctx.fixture("monkeypatch").setattr(target, value)
+        return make(ctx)
+    return run
+
+
+def read_only(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.EROFS, "Read-only file system", str(kwargs.get("dir", "")))
+
+
+def garbage_cache(out: Path) -> None:
+    for db in (out / "cache").glob("*.db"):
+        db.write_bytes(b"this is not a database, it only looks like one" * 20)
+
+
+def cache_is_a_file(out: Path) -> None:
+    shutil.rmtree(out / "cache")
+    (out / "cache").write_text("x")
+
+
+def without_tasks(make: Callable) -> Callable:
+    def run(ctx):
+        folder = make(ctx)
+        results = json.loads((folder / "results.json").read_text())
+        del results["tasks"]
+        (folder / "results.json").write_text(json.dumps(results))
+        return folder
+    return run
+
+
+def cut_mid_line(make: Callable) -> Callable:
+    def run(ctx):
+        folder = make(ctx)
+        text = (folder / "samples.jsonl").read_text()
+        (folder / "samples.jsonl").write_text(text + text[: len(text) // 2])
+        return folder
+    return run
+
+
+case("cli", "score: a read-only output folder", patched("ac_eval.files.tempfile.mkstemp", read_only, cli(
+    "score", "--benchmark", "mmau", *MMAU_META, "--predictions", predictions_file("x"), "--output",
+    lambda ctx: ctx.tmp / "s.json")), exits(2, "Read-only file system"))
+case("cli", "run: a cache file that is not a database", two_runs(garbage_cache), exits(2, "not a readable database"))
+case("cli", "run: OUT/cache is a file", two_runs(cache_is_a_file), exits(2, "is a file where the run keeps its request cache"))
+case("metadata", "100,000 nested brackets", load_text("[" * 100_000), raises(MetadataError, "nested too deeply"))
+case("cli", "score: metadata of 100,000 brackets", cli("score", "--benchmark", "mmau", "--metadata",
+                                                       lambda ctx: (ctx.tmp / "m.json").write_text("[" * 100_000)
+                                                       and ctx.tmp / "m.json", "--predictions", predictions_file("x"),
+                                                       "--output", lambda ctx: ctx.tmp / "s.json"),
+     exits(2, "nested too deeply"))
+case("cli", "report: results.json without tasks", cli("report", without_tasks(run_folder("A", "A"))),
+     exits(2, "not an ac-eval results file (no tasks)"))
+case("cli", "labels: samples.jsonl cut mid-line", cli("labels", cut_mid_line(run_folder("A", "A")), "--k", "1",
+                                                      "--output", lambda ctx: ctx.tmp / "l.jsonl"),
+     exits(2, "samples.jsonl:2: not a JSON line"))
+case("metadata", "an unpaired surrogate in a question", load_rows(with_(question="What is \ud800 this?")),
+     skipped("unpaired surrogate"))
+case("audio", "a clip without read permission", patched("ac_eval.evaluation.audio.os.access", lambda *a: False,
+                                                         audio(wav(tone))), raises(AudioError, "permission denied"))
+case("audio", "an MP3 that is only an ID3 tag", audio(file_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00", "t.mp3")),
+     raises(AudioError, "no audio libsndfile can read"))
+
+
 # ---- requests to ac-eval serve --------------------------------------------------------------------------------
 
 def post(body: bytes | dict | list, headers: dict | None = None, path: str = "/v1/chat/completions", method: str = "POST"):

@@ -80,7 +80,10 @@ def decode(source, what: str, max_seconds: float | None = None) -> tuple[np.ndar
     except AudioError:
         raise
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
-        raise AudioError(f"cannot decode audio {what}: {e}") from e
+        # libsndfile says "File does not exist" of files it cannot parse (an MP3 that is only an ID3 tag, say)
+        reason = str(e).replace("File does not exist or is not a regular file (possibly a pipe?).",
+                                "no audio libsndfile can read in it")
+        raise AudioError(f"cannot decode audio {what}: {reason}") from e
 
 
 def _too_long(what: str, how: str, max_seconds: float) -> str:
@@ -115,6 +118,8 @@ def _open_source(ref: AudioRef):
             raise AudioError(f"audio file not found: {ref.path}")
         if not stat.S_ISREG(os.stat(ref.path).st_mode):  # a FIFO or device would block the read forever
             raise AudioError(f"audio path {ref.path} is not a regular file")
+        if not os.access(ref.path, os.R_OK):
+            raise AudioError(f"audio file {ref.path} cannot be read (permission denied): fix its permissions")
         return ref.path
     return io.BytesIO(_parquet_audio_bytes(ref))
 

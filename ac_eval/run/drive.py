@@ -69,6 +69,10 @@ def check_settings(cfg: RunConfig, model: ModelSpec) -> None:
     if not 0 <= cfg.max_error_rate <= 1:
         raise ValueError(f"--max-error-rate {cfg.max_error_rate}: give a share between 0 and 1, e.g. 0.05")
     check_output_folder(cfg.output_path, model)
+    if (out / "cache").exists() and not (out / "cache").is_dir():
+        raise ValueError(f"{out / 'cache'} is a file where the run keeps its request cache: move it away")
+    if cfg.use_cache:
+        check_cache(cache_prefix(cfg, model))
     gen = simple_parse_args_string(cfg.gen_kwargs or "")
     GenerationSettings.from_lm_eval(gen, DEFAULT_MAX_NEW_TOKENS)  # unknown keys and bad values fail here
     asked = gen.get("max_gen_toks", gen.get("max_new_tokens"))
@@ -137,6 +141,20 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
 
 def _clip_exists(ref) -> bool:
     return bool(ref.path) and not ref.outside_root and Path(ref.path).is_file()
+
+
+def check_cache(prefix: str) -> None:
+    """Each process's cache file must be a database lm-eval can open: a half-written or foreign file stops the run
+    here, named, instead of deep in lm-eval after the model has loaded."""
+    import sqlite3
+
+    for path in Path(prefix).parent.glob(f"{Path(prefix).name}_rank*.db"):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                db.execute("SELECT name FROM sqlite_master").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{path}: the request cache is not a readable database ({e}); delete it (its items are "
+                             "evaluated again) or run with --no_cache") from e
 
 
 def cache_prefix(cfg: RunConfig, model: ModelSpec) -> str:

@@ -343,6 +343,17 @@ def environment() -> dict[str, str]:
 
 # ---- reading ----------------------------------------------------------------------------------------------------
 
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """A run's jsonl rows, one at a time; a line that is not JSON (a file cut mid-line) is a RunFolderError naming
+    the file and line."""
+    with jsonlines.open(path) as reader:
+        try:
+            yield from reader
+        except jsonlines.InvalidLineError as e:
+            raise RunFolderError(f"{path}:{e.lineno}: not a JSON line (the file was cut or edited): rerun the command "
+                                 "that wrote it (finished items come from the cache)") from e
+
+
 RUN_FILES = ("results.json", "samples.jsonl", "report.md")  # what makes a run folder (each stamped with its run id)
 
 
@@ -361,11 +372,15 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
         results = json.loads(results_file.read_text())
     except json.JSONDecodeError as e:
         raise RunFolderError(f"{results_file}: not valid JSON ({e.msg}); rerun the same command to rewrite it") from e
+    missing = [key for key in ("config", "tasks") if not isinstance(results, dict) or key not in results]
+    if missing:
+        raise RunFolderError(f"{results_file}: not an ac-eval results file (no {' or '.join(missing)}); rerun the "
+                             "command that made it")
     run_id = results.get("run_id")
     if run_id is None:
         return results  # written before run ids existed
     samples = run_dir / "samples.jsonl"
-    ids = {row.get("run_id") for row in jsonlines.open(samples)} if samples.is_file() else {"(missing)"}
+    ids = {row.get("run_id") for row in read_jsonl(samples)} if samples.is_file() else {"(missing)"}
     report = run_dir / "report.md"
     problems = []
     if ids != {run_id}:
@@ -390,8 +405,7 @@ class RunSamples:
 
     @property
     def rows(self) -> Iterator[dict]:
-        with jsonlines.open(self.folder / "samples.jsonl") as reader:
-            yield from reader
+        return read_jsonl(self.folder / "samples.jsonl")
 
 
 def run_model_name(results: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ def read_json_records(path: Path, bad_lines: list[int] | None = None) -> list[An
         if e.msg == "Extra data" and text.lstrip().startswith("{"):  # one object per line, whatever the suffix
             return _jsonl(text, path, bad_lines)
         raise MetadataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from e
+    except RecursionError as e:
+        raise MetadataError(f"{path}: JSON nested too deeply to be benchmark records (thousands of brackets)") from e
     if isinstance(data, dict):  # some mirrors wrap the list: {"data": [...]}
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) == 1:
@@ -69,6 +72,8 @@ def _jsonl(text: str, path: Path, bad_lines: list[int] | None) -> list[Any]:
             continue
         try:
             rows.append(json.loads(line))
+        except RecursionError as e:
+            raise MetadataError(f"{path}:{lineno}: JSON nested too deeply to be a record") from e
         except json.JSONDecodeError as e:
             if bad_lines is None:
                 raise MetadataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
@@ -133,9 +138,15 @@ def build_records(
     return loaded
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, alone: JSON can hold it, no text can
+
+
 def _check_record(r: Record, answers_public: bool = True) -> None:
     if not r.id:
         raise ValueError("empty id")
+    for what, text in (("question", r.question), *((f"choice {i + 1}", c) for i, c in enumerate(r.choices or []))):
+        if isinstance(text, str) and _SURROGATE.search(text):  # no tokenizer or UTF-8 writer takes it
+            raise ValueError(f"{what} holds an unpaired surrogate ({_SURROGATE.search(text).group()!a}): not text")
     if not isinstance(r.question, str):
         raise ValueError("question is not a string")
     if not isinstance(r.choices, list) or not all(isinstance(c, str) for c in r.choices):
