@@ -148,7 +148,11 @@ def cmd_score(args) -> int:
         f"{args.benchmark}: {kind} {'—' if acc is None else f'{100 * acc:.2f}%'} on {result['n_scored']} scored "
         f"of {result['n_total']}; strict {'—' if strict is None else f'{100 * strict:.2f}%'}; "
         f"unparseable {result['n_unparseable']}, empty {result['n_empty']}, invalid {result['n_invalid_prediction']}; "
-        f"ambiguous items {result['n_ambiguous_items']} -> {args.output}"
+        f"ambiguous items {result['n_ambiguous_items']}"
+        + (f", answers not among the choices {result['n_answer_not_in_choices']}" if result["n_answer_not_in_choices"] else "")
+        + (f", answers without words (any output matches) {result['n_answer_without_words']}"
+           if result["n_answer_without_words"] else "")
+        + f" -> {args.output}"
     )
     metadata = result["metadata_version"] or "the predictions file's own records"
     print(f"scorer: {result['scorer']['description']}; metadata: {metadata}")

@@ -689,6 +689,104 @@ case("audio", "an MP3 that is only an ID3 tag", audio(file_bytes(b"ID3\x04\x00\x
      raises(AudioError, "no audio libsndfile can read"))
 
 
+def finished_stub_run(edit: Callable[[dict], None] | None = None):
+    """A real run of a stub model (2 items), its results.json then edited by `edit`."""
+    def make(ctx):
+        from ac_eval.testing.stub_models import write_stub
+
+        model = write_stub(ctx.tmp / "stub", "guesser", "mmau", bench(ctx) / "mmau" / "mmau-test-mini.json", "test-mini")
+        out = ctx.tmp / "out"
+        assert ctx.cli("--model_args", f"pretrained={model}", "--tasks", "mmau", "--data_dir", bench(ctx), "--limit", "2",
+                       "--output_path", out) == 0, ctx.err()
+        if edit:
+            results = json.loads((out / "results.json").read_text())
+            edit(results)
+            (out / "results.json").write_text(json.dumps(results))
+        return out
+    return make
+
+
+def accuracy_to(value: float) -> Callable[[dict], None]:
+    def edit(results):
+        results["tasks"]["mmau_test_mini"]["conditions"]["original"]["accuracy"] = value
+    return edit
+
+
+def no_run_id(results: dict) -> None:
+    del results["run_id"]
+
+
+def board_is_json(outcome, ctx):
+    exits(0, "")(outcome, ctx)
+    json.loads((ctx.tmp / "b" / "leaderboard.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the board"))
+
+
+case("cli", "leaderboard: a hand-edited accuracy", cli("leaderboard", "publish", finished_stub_run(accuracy_to(0.97)),
+                                                       "--output", lambda ctx: ctx.tmp / "b"),
+     exits(2, "the files disagree"))
+case("cli", "leaderboard: results.json without a run id", cli("leaderboard", "publish", finished_stub_run(no_run_id),
+                                                              "--output", lambda ctx: ctx.tmp / "b"),
+     exits(2, "no run id"))
+case("cli", "labels: results.json without a run id", cli("labels", finished_stub_run(no_run_id), "--k", "1",
+                                                         "--output", lambda ctx: ctx.tmp / "l.jsonl"), exits(2, "no run id"))
+case("cli", "leaderboard: a NaN accuracy", cli("leaderboard", "validate", lambda ctx: (ctx.tmp / "l.json").write_text(
+    json.dumps({"entries": [{"model": "m", "accuracy_audio": {"official": float("nan")}}]})) and ctx.tmp / "l.json"),
+     exits(2, "is nan: a figure must be a finite number"))
+case("cli", "leaderboard: publish writes strict JSON", cli("leaderboard", "publish", finished_stub_run(), "--output",
+                                                           lambda ctx: ctx.tmp / "b"), board_is_json)
+case("metadata", "an id that is an object", load_rows(with_(id={"a": 1})), skipped("ids are text or whole numbers"))
+case("metadata", "an id that is a boolean", load_rows(with_(id=True)), skipped("ids are text or whole numbers"))
+case("metadata", "a NaN subset value", load_rows(with_(difficulty=float("nan"))),
+     loaded(1, lambda lb: lb.records[0].subsets["difficulty"] is None, "left out of the subset, not a 'nan' group"))
+
+
+def scored_with_warning(fragment: str) -> Callable:
+    def check(outcome, ctx):
+        exits(0, fragment)(outcome, ctx)
+    return check
+
+
+def repeated_predictions(ctx):
+    path = ctx.tmp / "p.jsonl"
+    line = json.dumps({"id": _first_mmau_id(), "prediction": "x"}) + "\n"
+    path.write_text(line * 3)
+    return path
+
+
+def metadata_with_a_repeated_id(ctx):
+    rows = json.loads(shared_file("mmau", "mmau-test-mini.json").read_text())[:3]
+    rows.append(dict(rows[0]))
+    (ctx.tmp / "m.json").write_text(json.dumps(rows))
+    return ctx.tmp / "m.json"
+
+
+def answer_without_words(ctx):
+    rows = json.loads(shared_file("mmau", "mmau-test-mini.json").read_text())[:2]
+    rows[0] = {**rows[0], "choices": ["!!!", *rows[0]["choices"][1:]], "answer": "!!!"}
+    (ctx.tmp / "m.json").write_text(json.dumps(rows))
+    return ctx.tmp / "m.json"
+
+
+case("cli", "score: repeated prediction ids", cli("score", "--benchmark", "mmau", *MMAU_META, "--predictions",
+                                                  repeated_predictions, "--output", lambda ctx: ctx.tmp / "s.json"),
+     scored_with_warning("2 lines repeat an id already predicted"))
+case("cli", "score: a metadata id that appears twice", cli("score", "--benchmark", "mmau", "--metadata",
+                                                           metadata_with_a_repeated_id, "--predictions",
+                                                           predictions_file("x"), "--output", lambda ctx: ctx.tmp / "s.json"),
+     scored_with_warning("1 metadata records repeat an id"))
+case("cli", "score: an answer with no words", cli("score", "--benchmark", "mmau", "--metadata", answer_without_words,
+                                                  "--predictions", predictions_file("anything"), "--output",
+                                                  lambda ctx: ctx.tmp / "s.json"),
+     lambda code, ctx: (code == 0 or pytest.fail(f"exit {code}")) and _shown_in_the_output(
+         ctx, "answers without words (any output matches) 1"))
+
+
+def _shown_in_the_output(ctx, fragment: str) -> bool:
+    out = ctx.capsys.readouterr().out
+    assert fragment in out, out
+    return True
+
+
 # ---- requests to ac-eval serve --------------------------------------------------------------------------------
 
 def post(body: bytes | dict | list, headers: dict | None = None, path: str = "/v1/chat/completions", method: str = "POST"):

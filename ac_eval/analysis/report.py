@@ -205,6 +205,9 @@ def counts_line(task_report: dict[str, Any]) -> str:
             + (f"item errors {s['n_item_error']}, " if s.get("n_item_error") else "")
             + (f"invalid predictions {s['n_invalid_prediction']}, " if s.get("n_invalid_prediction") else "")
             + f"ambiguous hits {s['n_ambiguous_hits']}"
+            + (f", answers not among the choices {s['n_answer_not_in_choices']}" if s.get("n_answer_not_in_choices") else "")
+            + (f", answers without words (any output matches) {s['n_answer_without_words']}"
+               if s.get("n_answer_without_words") else "")
         )
     return "; ".join(parts)
 

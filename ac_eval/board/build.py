@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,12 @@ def _acc(stats: dict | None) -> dict[str, float | None]:
 
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
     """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
-    from ac_eval.run.folder import read_run
     from ac_eval.models import parse_model_args
     from ac_eval.models.identity import model_identity
+    from ac_eval.run.folder import check_figures, read_run
 
     results = read_run(run_dir)  # refuses a folder whose files are not from one finished run
+    check_figures(run_dir, results)  # and one whose figures are not what its samples give
     model = results.get("model") or {}
     config = results["config"]
     # Runs written before models had a readable name get one now (a relative checkpoint path resolves from here).
@@ -179,9 +181,28 @@ def build_board(entries: list[dict], existing: dict | None = None) -> dict[str, 
     return board
 
 
+def _non_finite(value: Any, path: list) -> list | None:
+    """The path to the first NaN or infinity in a board (JSON has neither; the schema's `number` lets them through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, [*path, key])
+        if found is not None:
+            return found
+    return None
+
+
 def validate_board(board: dict) -> None:
     """Raise BoardError naming the entry and field of the first problem the schema finds."""
     from jsonschema import Draft202012Validator, FormatChecker
+
+    bad = _non_finite(board, [])
+    if bad is not None:
+        where = f"entry {bad[1]} ({board['entries'][bad[1]].get('model')!r})" if bad[:1] == ["entries"] else "board"
+        field = ".".join(map(str, bad[2:] if bad[:1] == ["entries"] else bad))
+        raise BoardError(f"{where}: field {field} is {_get(board, bad)}: a figure must be a finite number (or null "
+                         "when there is none); was a results.json edited?")
 
     validator = Draft202012Validator(json.loads(SCHEMA.read_text()), format_checker=FormatChecker())
     errors = sorted(validator.iter_errors(board), key=lambda e: list(e.absolute_path))
@@ -200,11 +221,17 @@ def validate_board(board: dict) -> None:
     raise BoardError(f"{where}: field {field}: {err.message}{more}")
 
 
+def _get(obj: Any, path: list) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
+
+
 def write_board(board: dict, output: Path) -> Path:
     """leaderboard.json, plus the page: index.html, app.js, style.css and the data as a script (file:// safe)."""
     validate_board(board)
     output.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(board, indent=2, ensure_ascii=False)
+    text = json.dumps(board, indent=2, ensure_ascii=False, allow_nan=False)
     write_text(output / "leaderboard.json", text)
     # A <script src> works from file:// where fetch() does not; "<" escaped so no data can end a script block.
     write_text(output / "leaderboard-data.js", "window.LEADERBOARD = " + text.replace("<", "\\u003c") + ";\n")

@@ -146,6 +146,13 @@ def score_file(
         known = {r.id for r in records}
         unknown = [k for k in predictions if k not in known]
         out.update(format="ac-eval", **counts, n_unknown_ids=len(unknown), unknown_id_examples=unknown[:N_EXAMPLES])
+        if counts["n_duplicate_predictions"]:
+            warnings.append(f"{counts['n_duplicate_predictions']} lines repeat an id already predicted: the first line "
+                            "of each id is scored, the repeats are not")
+        copies = [r.id for r in records if "duplicate_id" in r.issues]
+        if copies:
+            warnings.append(f"{len(copies)} metadata records repeat an id (renamed {', '.join(copies[:3])}): no "
+                            "prediction names the renamed copies, so they count as missing")
         if unknown:
             warnings.append(
                 f"{len(unknown)} of {len(predictions)} prediction ids are not in the metadata ({meta.version}), e.g. "

@@ -261,6 +261,8 @@ def summarize(records: list[Record], scores: list[ItemScore], official: bool = T
         "n_ambiguous_items": sum(s.ambiguous for s in scores),
         "n_ambiguous_hits": sum(bool(s.ambiguous and s.correct and not s.correct_strict) for s in scores),
         "n_answer_not_in_choices": sum("answer_not_in_choices" in r.issues for r in records),
+        # an answer with no word (e.g. "!!!") is matched by every prediction under the official token rule: kept, counted
+        "n_answer_without_words": sum(r.answer is not None and not tokenize(r.answer) for r in records),
         "random_guess": _ratio(sum(1 / len(r.choices) for r in records), len(records)),
     }
 

@@ -378,7 +378,9 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
                              "command that made it")
     run_id = results.get("run_id")
     if run_id is None:
-        return results  # written before run ids existed
+        raise RunFolderError(f"{results_file}: no run id, so nothing shows that samples.jsonl and report.md beside it "
+                             "come from the same run; rerun the command that made it (finished items come from the "
+                             "cache)")
     samples = run_dir / "samples.jsonl"
     ids = {row.get("run_id") for row in read_jsonl(samples)} if samples.is_file() else {"(missing)"}
     report = run_dir / "report.md"
@@ -392,6 +394,29 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
                              "was not written by one finished run; rerun the same command (finished items come from "
                              "the cache) before using it")
     return results
+
+
+def check_figures(run_dir: Path, results: dict[str, Any]) -> None:
+    """results.json's item counts and accuracies must be what its samples.jsonl gives: a figure edited by hand (or
+    a results.json beside another run's samples) must not reach a board."""
+    tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])  # rows, rows counted, rows right
+    for row in read_jsonl(Path(run_dir) / "samples.jsonl"):
+        t = tally[(row.get("base_task"), row.get("condition"))]
+        t[0] += 1
+        if row.get("correct") is not None:
+            t[1] += 1
+            t[2] += row["correct"] is True
+    for task, tr in results["tasks"].items():
+        for cond, stats in tr.get("conditions", {}).items():
+            n, counted, right = tally.get((task, cond), (0, 0, 0))
+            from_samples = right / counted if counted else None
+            said = stats.get("accuracy")
+            if n != stats.get("n_total") or (from_samples is None) != (said is None) or (
+                    said is not None and abs(from_samples - said) > 1e-9):
+                raise RunFolderError(
+                    f"{run_dir}: results.json says {task} / {cond} has accuracy {said} over {stats.get('n_total')} "
+                    f"items, its samples.jsonl gives {from_samples} over {n}: the files disagree (edited by hand?); "
+                    "rerun the command that made the run")
 
 
 @dataclass

@@ -166,10 +166,21 @@ def _check_record(r: Record, answers_public: bool = True) -> None:
 
 def subset_value(value: Any) -> str | None:
     """Subset fields are strings in most records; MMAU has a few lists. Report lists joined, keep the raw field.
-    None stays None: the official scripts leave such records out of that field's breakdown."""
+    None stays None: the official scripts leave such records out of that field's breakdown; so does NaN (JSON's
+    `NaN`, pandas' missing value), which is no group called "nan"."""
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
-    return None if value is None else str(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
+
+
+def record_id(value: Any) -> str:
+    """An id as text: ids are strings or whole numbers; an object, list or boolean is no id (it would become "True" or
+    "{'a': 1}" and join nothing)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"id {value!r} is a {type(value).__name__}: ids are text or whole numbers")
+    return str(value)
 
 
 def audio_ref_from(row: dict[str, Any], key: str, base_dir: Path, required: bool = True) -> AudioRef:
@@ -189,7 +200,7 @@ def plain_record(
     """A record that already carries id, question, choices (list), answer (option text) and an audio path field."""
     return Record(
         benchmark=benchmark,
-        id=str(row["id"]),
+        id=record_id(row["id"]),
         question=row["question"],
         choices=row["choices"],
         answer=row["answer"] if answer is ... else answer,

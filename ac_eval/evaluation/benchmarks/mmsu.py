@@ -18,6 +18,7 @@ from ac_eval.evaluation.benchmarks.base import (
     Split,
     audio_ref_from,
     build_records,
+    record_id,
 )
 from ac_eval.evaluation.prompts import PromptStyle
 from ac_eval.evaluation.records import AudioRef, Record
@@ -100,7 +101,7 @@ def record_from_row(row: dict, base: Path, split: str = "test", need_audio: bool
     category, sub = _group(row.get("category", "")), _group(row.get("sub-category", ""))
     return Record(
         benchmark="mmsu",
-        id=str(row["id"]),
+        id=record_id(row["id"]),
         question=row["question"],
         choices=[row[k] for k in CHOICE_KEYS if isinstance(row.get(k), str) and row[k].strip()],
         answer=row["answer_gt"],
