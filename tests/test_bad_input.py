@@ -840,7 +840,8 @@ case("server", "temperature NaN", post(b'{"messages": [{"role": "user", "content
      http_status(400, "temperature nan"))
 case("server", "top_p 2", post(chat("hi", top_p=2)), http_status(400, "top_p 2"))
 case("server", "stop is a number", post(chat("hi", stop=5)), http_status(400, "stop"))
-case("server", "Content-Length not a number", post(chat("hi"), {"Content-Length": "lots"}), http_status(400, "Content-Length"))
+case("server", "Content-Length not a number", post(chat("hi"), {"Content-Length": "lots"}),
+     lambda outcome, ctx: outcome[0] == 400 or pytest.fail(f"HTTP {outcome[0]}, expected 400 from the HTTP parser"))
 case("server", "no Content-Length", post(chat("hi"), {"Content-Length": None}), http_status(411, "Content-Length"))
 case("server", "a body that is not JSON", post(b"{not json"), http_status(400, "not JSON"))
 case("server", "a body that is not UTF-8", post('{"a": "\xe9"}'.encode("latin-1")), http_status(400, "not JSON"))
@@ -865,6 +866,60 @@ case("server", "a good request", post(chat([{"type": "text", "text": "hi"}, audi
 case("server", "the model list", post(b"", path="/v1/models", method="GET"), http_status(200, '"tiny"'))
 case("server", "an unknown GET", post(b"", path="/v1/nothing", method="GET"), http_status(404, "no route"))
 
+
+
+def raw(data: bytes):
+    """Send raw bytes on one connection; every HTTP response the server sent before closing it (or 10 s passed)."""
+    import socket
+
+    def run(ctx):
+        port = ctx.fixture("tiny_server")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(data)
+            received = b""
+            try:
+                while chunk := conn.recv(65536):
+                    received += chunk
+            except TimeoutError:
+                pass
+        return received.decode(errors="replace")
+    return run
+
+
+def responses(*statuses: int, fragment: str = "") -> Callable:
+    def check(outcome, ctx):
+        assert not isinstance(outcome, BaseException), outcome
+        import re
+
+        found = [int(code) for code in re.findall(r"HTTP/1\.1 (\d{3}) ", outcome)]  # a body ends with no newline
+        assert found == list(statuses), f"responses {found}, expected {list(statuses)}: {outcome[:400]!r}"
+        assert fragment in outcome, outcome[:400]
+    return check
+
+
+SMUGGLED = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+BODY = json.dumps(chat("hi")).encode()
+
+
+def _chunked(body: bytes) -> bytes:
+    return f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+def _post_head(*headers: str) -> bytes:
+    return ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + "".join(h + "\r\n" for h in headers) + "\r\n").encode()
+
+
+case("server", "Content-Length beside chunked, a request hidden in the body",
+     raw(_post_head("Content-Length: 4", "Transfer-Encoding: chunked") + _chunked(BODY) + SMUGGLED),
+     responses(400))
+case("server", "two different Content-Lengths", raw(_post_head(f"Content-Length: {len(BODY)}", "Content-Length: 4")
+                                                    + BODY + SMUGGLED), responses(400))
+case("server", "a chunked body, then a second request on the connection",
+     raw(_post_head("Transfer-Encoding: chunked") + _chunked(BODY) + SMUGGLED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")),
+     responses(200, 200, fragment='"tiny"'))
+case("server", "100,000 nested arrays", post(b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+     http_status(400, "nested too deeply"))
 
 # ---- the test ---------------------------------------------------------------------------------------------------
 

@@ -7,15 +7,19 @@ POST /v1/chat/completions takes messages whose user content holds text parts and
 part ({"data": base64 WAV, "format": "wav"}); `stream: true` is answered as server-sent events (one chunk with
 the whole answer, then [DONE]). GET /v1/models lists the one model. Bound to 127.0.0.1 unless --host says otherwise.
 
-Built to sit behind other tools: every malformed request gets a 4xx JSON error saying what was wrong (bodies
-over the size limit 413; prompts that leave the model's context no room 400; bad audio, including NaN or infinite
-samples, 400); one request runs on the model at a time and at most `max_queue` wait, a request beyond that, or one
-that waited longer than `request_timeout`, gets 503 with Retry-After (never a reset connection); a model failure
-is a 500 for that request, and the server goes on.
+Built to sit behind other tools: HTTP is parsed by uvicorn on h11 (a well-kept parser: malformed or ambiguous
+framing, such as two different Content-Lengths, is refused with 400 and the connection closed, so no request can be
+smuggled in a body); every malformed request gets a 4xx JSON error saying what was wrong (bodies over the size limit
+413; Content-Length beside chunked 400; prompts that leave the model's context no room 400; bad audio, including NaN
+or infinite samples or more than MAX_AUDIO_SECONDS, 400; JSON nested too deeply 400); one request runs on the model
+at a time and at most `max_queue` wait, a request beyond that, or one that waited longer than `request_timeout`, gets
+503 with Retry-After (never a reset connection); a model failure is a 500 for that request, and the server goes on.
+Waiting requests are coroutines, not threads: slow clients hold no thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
@@ -25,11 +29,15 @@ import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import soxr
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from ac_eval.evaluation.audio import MAX_AUDIO_SECONDS, AudioError, decode
 from ac_eval.evaluation.records import AudioInput
@@ -39,7 +47,7 @@ MAX_BODY_MB = 32.0  # a 10-minute 16 kHz float WAV, base64, is about 51 MB: rais
 MAX_QUEUE = 64
 DRAIN_MB = 256.0  # a refused body up to this size is read and dropped so its sender gets the 413; beyond, reset
 REQUEST_TIMEOUT_S = 300.0  # longest wait for the model before a 503
-SOCKET_TIMEOUT_S = 60.0  # a client that stops sending mid-request is dropped after this
+SOCKET_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
 
 
 class RequestError(ValueError):
@@ -137,16 +145,24 @@ def _number(body: dict, key: str, default: float, low: float, high: float) -> fl
 
 
 class ServedModel:
-    """What every request shares: the backend, the name clients use, the limits, and the two locks that queue
-    requests (one runs on the model; at most `max_queue` wait for it)."""
+    """What every request shares: the backend, the name clients use, the limits, and the queue (one request runs on
+    the model; at most `max_queue` wait for it, each at most `request_timeout`)."""
 
     def __init__(self, backend, name: str, max_body_mb: float = MAX_BODY_MB, max_queue: int = MAX_QUEUE,
                  request_timeout: float = REQUEST_TIMEOUT_S):
         self.backend, self.name = backend, name
         self.max_body_mb, self.max_queue, self.request_timeout = max_body_mb, max_queue, request_timeout
         self.max_body = int(max_body_mb * 1024 * 1024)
-        self.model_lock = threading.Lock()
-        self.slots = threading.BoundedSemaphore(max_queue + 1)  # the one running plus those allowed to wait
+        self.in_flight = 0  # running + waiting; only the event loop's thread changes it
+        self.model_lock = asyncio.Lock()
+
+    def prepare(self, body: dict) -> tuple[str, AudioInput | None, GenerationSettings]:
+        """(prompt, audio, settings) of a request, every part checked (CPU work: run off the event loop)."""
+        system, user, audio = parse_messages(body, self.backend.sample_rate)
+        settings = request_settings(body)
+        prompt = self.backend.chat_prompt(user, system)
+        self.check_length(prompt, settings)
+        return prompt, audio, settings
 
     def check_length(self, prompt: str, settings: GenerationSettings) -> None:
         context, tokenizer = getattr(self.backend, "max_context", None), getattr(self.backend, "tokenizer", None)
@@ -157,153 +173,157 @@ class ServedModel:
             raise RequestError(f"the prompt is {n:,} tokens before its audio; with max_tokens "
                                f"{settings.max_new_tokens} that exceeds the model's context of {context:,}")
 
-    def generate(self, prompt: str, audio: AudioInput | None, settings: GenerationSettings) -> str:
-        if not self.slots.acquire(blocking=False):
+    async def answer(self, body: dict) -> str:
+        prompt, audio, settings = await run_in_threadpool(self.prepare, body)
+        if self.in_flight > self.max_queue:
             raise RequestError(f"{self.max_queue} requests are already waiting: try again shortly", 503)
+        self.in_flight += 1
         try:
-            if not self.model_lock.acquire(timeout=self.request_timeout):
-                raise RequestError(f"waited {self.request_timeout:g} s for the model: try again shortly", 503)
             try:
-                return self.backend.generate([prompt], [audio], settings)[0]
+                await asyncio.wait_for(self.model_lock.acquire(), timeout=self.request_timeout)
+            except asyncio.TimeoutError as e:
+                raise RequestError(f"waited {self.request_timeout:g} s for the model: try again shortly", 503) from e
+            try:
+                return (await run_in_threadpool(self.backend.generate, [prompt], [audio], settings))[0]
             finally:
                 self.model_lock.release()
         finally:
-            self.slots.release()
-
-    def answer(self, body: dict, path: str) -> str:
-        """The model's text for one chat-completions request body; RequestError for anything it cannot take."""
-        if path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            raise RequestError(f"no route {path}", 404)
-        system, user, audio = parse_messages(body, self.backend.sample_rate)
-        settings = request_settings(body)
-        prompt = self.backend.chat_prompt(user, system)
-        self.check_length(prompt, settings)
-        return self.generate(prompt, audio, settings)
+            self.in_flight -= 1
 
 
-class ChatHandler(BaseHTTPRequestHandler):
-    """One HTTP request: JSON in and out, every refusal a JSON error that says why."""
+def error_response(status: int, message: str, close: bool = False) -> JSONResponse:
+    kind = {400: "invalid_request_error", 404: "not_found", 411: "length_required", 413: "request_too_large",
+            503: "server_busy"}.get(status, "server_error")
+    headers = {"Retry-After": "5"} if status == 503 else {}
+    if close:
+        headers["Connection"] = "close"
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers=headers)
 
-    protocol_version = "HTTP/1.1"
-    timeout = SOCKET_TIMEOUT_S
 
-    @property
-    def model(self) -> ServedModel:
-        return self.server.model
+async def read_body(request: Request, model: ServedModel) -> dict:
+    """The request's JSON object. Framing that two parsers could read differently (Content-Length beside chunked)
+    is refused; a body over the limit is read on and dropped (up to DRAIN_MB) so its sender gets the 413."""
+    length, chunked = request.headers.get("content-length"), "chunked" in request.headers.get("transfer-encoding", "")
+    if length is not None and chunked:
+        raise RequestError("both Content-Length and Transfer-Encoding: chunked: ambiguous framing, refused", 400)
+    if length is None and not chunked:
+        raise RequestError("a POST needs a Content-Length header or a chunked body", 411)
+    if length is not None and not length.strip().isdigit():
+        raise RequestError(f"Content-Length {length!r} is not a number of bytes", 400)
+    if length is not None and int(length) > model.max_body:
+        await _drain(request)
+        raise RequestError(f"the body is {int(length) / 2**20:.1f} MB; at most {model.max_body_mb:g} MB "
+                           "(ac-eval serve --max-body-mb)", 413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > model.max_body:
+            await _drain(request, len(data))
+            raise RequestError(f"the body is over {model.max_body_mb:g} MB (ac-eval serve --max-body-mb)", 413)
+    try:
+        body = json.loads(bytes(data) or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RequestError(f"the body is not JSON: {e}") from e
+    except RecursionError as e:
+        raise RequestError("the body's JSON is nested too deeply to be a chat request") from e
+    if not isinstance(body, dict):
+        raise RequestError(f"the body is a JSON {type(body).__name__}, not an object")
+    if body.get("stream") not in (None, True, False):
+        raise RequestError("stream: give true or false")
+    return body
 
-    def log_message(self, *args):  # quiet: the caller reports progress
+
+async def _drain(request: Request, already: int = 0) -> None:
+    left = int(DRAIN_MB * 2**20) - already
+    try:
+        async for chunk in request.stream():
+            left -= len(chunk)
+            if left <= 0:
+                break
+    except Exception:  # noqa: BLE001 - the client gave up or the stream was already read: nothing to drain
         pass
 
-    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
 
-    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
-        kind = {400: "invalid_request_error", 404: "not_found", 413: "request_too_large",
-                503: "server_busy"}.get(status, "server_error")
-        self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
+def build_app(model: ServedModel) -> Starlette:
+    """The OpenAI-compatible routes, as vLLM's server has them: POST /v1/chat/completions, GET /v1/models."""
 
-    def send_error(self, code, message=None, explain=None):  # the base class's HTML errors, as JSON
-        self.close_connection = True
-        self._error(code, message or self.responses.get(code, ("error",))[0])
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": model.name, "object": "model", "owned_by": "ac-eval"}]})
 
-    def do_GET(self):
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.model.name, "object": "model", "owned_by": "ac-eval"}]})
-        else:
-            self._error(404, f"no route {self.path}")
-
-    def do_POST(self):
+    async def chat_completions(request: Request) -> Response:
         try:
-            body = self._body()
-            text = self.model.answer(body, self.path)
+            body = await read_body(request, model)
+            text = await model.answer(body)
         except RequestError as e:
-            if e.status == 413:
-                self._discard_body()
-                self.close_connection = True  # the body was not (wholly) read: the connection cannot be reused
-            self._error(e.status, str(e), {"Retry-After": "5"} if e.status == 503 else None)
-            return
+            return error_response(e.status, str(e), close=e.status in (400, 411, 413) and _framing(e))
         except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
-            self._error(500, f"the model failed on this request: {type(e).__name__}: {e}")
-            return
+            return error_response(500, f"the model failed on this request: {type(e).__name__}: {e}")
         if body.get("stream") is True:
-            self._stream(text)
-        else:
-            self._json(200, _completion(self.model.name, text))
+            return Response(_events(model.name, text), media_type="text/event-stream",
+                            headers={"Cache-Control": "no-cache"})
+        return JSONResponse(_completion(model.name, text))
 
-    def _discard_body(self) -> None:
-        """Read and drop a refused body (never stored), up to DRAIN_MB: closing on a client that is still
-        sending resets the connection, and it would see a broken pipe instead of the 413 that says why."""
-        left = min(int(self.headers.get("Content-Length", "0").strip() or 0), int(DRAIN_MB * 2**20))
+    async def no_route(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(404, f"no route {request.url.path}")
+
+    routes = [Route(path, models, methods=["GET"]) for path in ("/v1/models", "/models")]
+    routes += [Route(path, chat_completions, methods=["POST"]) for path in ("/v1/chat/completions", "/chat/completions")]
+    return Starlette(routes=routes, exception_handlers={404: no_route, 405: no_route})
+
+
+def _framing(e: RequestError) -> bool:
+    """Errors after which the connection's byte stream cannot be trusted: close it."""
+    return e.status in (411, 413) or "framing" in str(e)
+
+
+def _events(name: str, text: str) -> str:
+    """Server-sent events, as OpenAI streams: the whole answer in one chunk, a finish chunk, [DONE]."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": name}
+    events = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+class ChatServer:
+    """uvicorn (h11: HTTP parsing by a well-kept library) serving the app on a socket bound up front, so a taken port
+    is reported at once. `serve_forever`, `shutdown`, `server_close` and `server_port` as http.server has them."""
+
+    def __init__(self, app: Starlette, host: str, port: int):
+        import uvicorn
+
+        self.socket = socket.create_server((host, port), backlog=256, reuse_port=False)
+        self.server_port = self.socket.getsockname()[1]
+        # log_config=None: uvicorn's messages (e.g. "Invalid HTTP request received.") go through the logging the
+        # caller has, not handlers of its own.
+        config = uvicorn.Config(app, http="h11", lifespan="off", access_log=False, log_config=None,
+                                timeout_keep_alive=int(SOCKET_TIMEOUT_S))
+        self.server = uvicorn.Server(config)
+        self._stopped = threading.Event()
+
+    def serve_forever(self) -> None:
         try:
-            while left > 0:
-                chunk = self.rfile.read(min(left, 1 << 16))
-                if not chunk:
-                    break
-                left -= len(chunk)
-        except OSError:
-            pass  # the client gave up: nothing to answer
+            self.server.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
 
-    def _body(self) -> dict:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise RequestError("a POST needs a Content-Length header (chunked bodies are not taken)", 411)
-        if not length.strip().isdigit():
-            self.close_connection = True
-            raise RequestError(f"Content-Length {length!r} is not a number of bytes")
-        if int(length) > self.model.max_body:
-            raise RequestError(f"the body is {int(length) / 2**20:.1f} MB; at most {self.model.max_body_mb:g} MB "
-                               "(ac-eval serve --max-body-mb)", 413)
-        try:
-            body = json.loads(self.rfile.read(int(length)) or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RequestError(f"the body is not JSON: {e}") from e
-        if not isinstance(body, dict):
-            raise RequestError(f"the body is a JSON {type(body).__name__}, not an object")
-        if body.get("stream") not in (None, True, False):
-            raise RequestError("stream: give true or false")
-        return body
+    def shutdown(self) -> None:
+        self.server.should_exit = True
+        self._stopped.wait(timeout=30)
 
-    def _stream(self, text: str) -> None:
-        """Server-sent events, as OpenAI streams: the whole answer in one chunk, a finish chunk, [DONE]."""
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": self.model.name}
-        events = [
-            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
-            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-        ]
-        data = ("".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # the listen backlog: a burst of connections waits instead of being reset
-
-    def __init__(self, address, model: ServedModel):
-        self.model = model
-        super().__init__(address, ChatHandler)
+    def server_close(self) -> None:
+        self.socket.close()
 
 
 def make_server(backend, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
                 max_body_mb: float = MAX_BODY_MB, max_queue: int = MAX_QUEUE,
-                request_timeout: float = REQUEST_TIMEOUT_S) -> ThreadingHTTPServer:
+                request_timeout: float = REQUEST_TIMEOUT_S) -> ChatServer:
     """A server for `backend`. A port that is taken is a ValueError saying so."""
     model = ServedModel(backend, model_name or str(backend.pretrained), max_body_mb, max_queue, request_timeout)
     try:
-        return _Server((host, port), model)
+        return ChatServer(build_app(model), host, port)
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e} (is another server using that port? "
                          "choose another with --port)") from e
