@@ -283,6 +283,10 @@ def ckpt(ctx):
     return ctx.fixture("tiny_ckpt")
 
 
+def ckpt_args(ctx):
+    return f"pretrained={ckpt(ctx)},max_new_tokens=4"
+
+
 def stub(ctx):
     from ac_eval.testing.stub_models import write_stub
 
@@ -587,6 +591,27 @@ case("cli", "a rerun where plots/ is a file", two_runs(plots_become_a_file),
      refused_and_last_run_readable("is a file where the run writes its plots"))
 case("cli", "a second model into the same --output_path", two_runs(lambda out: None, "other-stub"),
      refused_and_last_run_readable("holds a finished run of another model (stub"))
+
+
+def tiny_clips(ctx):
+    """The benchmark with its first two clips 1 sample and 10 ms long (shorter than one 25 ms analysis window)."""
+    root = ctx.tmp / "root"
+    shutil.copytree(bench(ctx) / "mmau", root / "mmau")
+    records = json.loads((root / "mmau" / "mmau-test-mini.json").read_text())[:2]
+    for record, n in zip(records, (1, 160)):
+        sf.write(root / "mmau" / record["audio_id"], np.full(n, 0.1, dtype=np.float32), 16000)
+    return root
+
+
+def scored_without_item_errors(outcome, ctx):
+    exits(0, "")(outcome, ctx)
+    rows = [json.loads(line) for line in (ctx.tmp / "out" / "samples.jsonl").read_text().splitlines()]
+    assert rows and all(r["status"] in ("ok", "unparseable", "empty") for r in rows), [r["error"] for r in rows]
+
+
+case("cli", "run: clips of 1 sample and 10 ms", cli("--model_args", ckpt_args, "--tasks", "mmau", "--conditions",
+                                                    "original", "--data_dir", tiny_clips, "--limit", "2", "--output_path",
+                                                    lambda ctx: ctx.tmp / "out"), scored_without_item_errors)
 
 
 def flac_declaring(total_samples: int, seconds: float = 3.0) -> bytes:

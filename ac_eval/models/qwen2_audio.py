@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 
+import numpy as np
 import torch
 
 from ac_eval.evaluation.records import AudioInput
@@ -110,10 +111,13 @@ class Qwen2AudioBackend:
         todo = [a for a in todo if a.features is None]
         if not todo:
             return
+        # A clip shorter than one analysis window (25 ms) gives the encoder too few frames for a single audio token:
+        # it is heard with silence after it, up to one window (zeros add nothing to the other frames' features).
+        arrays = [np.pad(a.array, (0, max(0, self.feature_extractor.n_fft - len(a.array)))) for a in todo]
         if self._whisper is not None:
-            features, mask = self._whisper([a.array for a in todo])
+            features, mask = self._whisper(arrays)
         else:
-            out = self.feature_extractor([a.array for a in todo], sampling_rate=self.sample_rate, padding="max_length",
+            out = self.feature_extractor(arrays, sampling_rate=self.sample_rate, padding="max_length",
                                          return_attention_mask=True, return_tensors="pt")
             features, mask = out["input_features"], out["attention_mask"]
         self.stats["feature_computes"] += len(todo)
