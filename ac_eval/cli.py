@@ -203,6 +203,9 @@ def cmd_labels(args) -> int:
         names = args.names.split(",") if args.names else None
         runs = read_samples(args.run_dirs, names)
         votes = silent_votes(runs, args.condition)
+        if not any(item["silent"] for item in votes.items.values()):
+            raise ValueError(f"none of the runs has answers under the {args.condition!r} condition, so there is nothing "
+                             f"to vote on: run each model with --conditions original,{args.condition}")
         for warning in [*metadata_disagreements(runs), votes.coverage_warning()]:
             if warning:
                 print(f"ac-eval: warning: {warning}", file=sys.stderr)

@@ -113,10 +113,13 @@ def test_split_report(stub_runs, tmp_path):
 def _fake_run(folder: Path, rows: list[dict]) -> Path:
     """A run folder as `labels` reads it: samples.jsonl rows (id, condition, status, correct) + results.json."""
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"config": {"model_args": f"pretrained={folder.name}"}}))
+    run_id = f"run-{folder.name}"
+    (folder / "results.json").write_text(json.dumps({"run_id": run_id, "tasks": {}, "model": {"name": folder.name},
+                                                     "config": {"model_args": f"pretrained={folder.name}"}}))
+    (folder / "report.md").write_text(f"run {run_id}\n")
     with jsonlines.open(folder / "samples.jsonl", "w") as w:
         for r in rows:
-            w.write({"benchmark": "mmau", "n_choices": 4, "condition": "silent", **r})
+            w.write({"run_id": run_id, "benchmark": "mmau", "n_choices": 4, "condition": "silent", **r})
     return folder
 
 
@@ -149,8 +152,8 @@ def test_missing_or_failed_votes_are_not_wrong_votes(tmp_path, capsys):
 
     out = tmp_path / "labels.jsonl"
     assert main(["labels", *map(str, runs), "--names", "a,b,c", "--output", str(out)]) == 0
-    said = capsys.readouterr().out
-    assert "2 undetermined" in said and "runs cover different items" in said
+    said = capsys.readouterr()
+    assert "2 undetermined" in said.out and "runs cover different items" in said.err  # warnings go to stderr
     summary = json.loads(out.with_suffix(".summary.json").read_text())
     assert summary["undetermined"] == 2 and summary["undetermined_ids"] == ["i2", "i4"]
     assert summary["weak"] == 2 and summary["strong"] == 2

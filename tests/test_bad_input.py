@@ -614,6 +614,18 @@ case("cli", "run: clips of 1 sample and 10 ms", cli("--model_args", ckpt_args, "
                                                     lambda ctx: ctx.tmp / "out"), scored_without_item_errors)
 
 
+def original_only(ctx):
+    folder = run_folder("A", "A")(ctx)
+    text = (folder / "samples.jsonl").read_text().replace('"condition": "silent"', '"condition": "original"')
+    (folder / "samples.jsonl").write_text(text)
+    return folder
+
+
+case("cli", "labels: runs with no silent condition", cli("labels", original_only, "--k", "1", "--output",
+                                                         lambda ctx: ctx.tmp / "l.jsonl"),
+     exits(2, "none of the runs has answers under the 'silent' condition"))
+
+
 def flac_declaring(total_samples: int, seconds: float = 3.0) -> bytes:
     """A FLAC of `seconds` of a tone whose STREAMINFO declares `total_samples` (0: a stream that declares no length,
     as an encoder writing to a pipe leaves it; legal FLAC)."""

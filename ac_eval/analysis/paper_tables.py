@@ -27,6 +27,9 @@ def split_report(labels_path: Path, runs: list[ModelRows], condition: str = "sil
         for row in run.rows:
             if row["condition"] == condition and row["correct"] is not None:
                 silent[row["benchmark"]][model].append((row["correct"], row["subsets"], row["n_choices"]))
+    if not silent:
+        raise ValueError(f"none of the runs has scored answers under the {condition!r} condition: the split report "
+                         f"compares them with the labels; run each model with --conditions original,{condition}")
     report: dict[str, Any] = {"condition": condition, "models": names, "benchmarks": {}}
     for benchmark, by_model in sorted(silent.items()):
         mine = [lbl for (b, _), lbl in labels.items() if b == benchmark]
