@@ -4,6 +4,8 @@ import os
 import shutil
 from pathlib import Path
 
+import jsonlines
+
 import pytest
 
 from ac_eval.board.build import (
@@ -122,6 +124,9 @@ def test_publish_add_and_strong_subset(runs, tmp_path, monkeypatch):
     shutil.copytree(runs[2], strong_run)
     results = json.loads((strong_run / "results.json").read_text())
     results["tasks"] = {"mmau_test_mini_strong": results["tasks"]["mmau_test_mini"]}
+    rows = [{**r, "base_task": "mmau_test_mini_strong"} for r in jsonlines.open(strong_run / "samples.jsonl")]
+    with jsonlines.open(strong_run / "samples.jsonl", "w") as w:  # the run's files agree: publish checks that
+        w.write_all(rows)
     results["config_hash"] = "feedbeef00000000"
     # the same model typed as a relative path, in a run from before models had a name and key: still one row
     for field in ("name", "key"):

@@ -95,7 +95,7 @@ def test_a_new_benchmark_is_one_module(toybench, tmp_path, capsys):
 
     # labels, filter to the strong subset, and that subset's task runs
     labels = tmp_path / "labels.jsonl"
-    assert main(["labels", str(out), str(out), "--names", "a,b", "--output", str(labels)]) == 0
+    assert main(["labels", str(out), "--k", "1", "--names", "a", "--output", str(labels)]) == 0
     subset = tmp_path / "strong" / "toy-strong.json"
     assert main(["filter", "--labels", str(labels), "--keep", "strong", "--benchmark", "toybench",
                  "--metadata", str(toybench["data"] / "toybench" / "toy.json"), "--output", str(subset)]) == 0

@@ -95,6 +95,29 @@ def compare_with_metadata(records: list[Record], metadata: LoadedBenchmark) -> d
             "n_items_differing_from_metadata": len(changed), "differing_item_examples": changed[:N_EXAMPLES]}
 
 
+def _id_predictions(path: Path, meta: LoadedBenchmark, out: dict, warnings: list[str]) -> list[Any]:
+    """Each metadata record's raw prediction from a jsonl of {"id", "prediction"}; what does not join is counted
+    in `out` and said in `warnings`."""
+    predictions, counts = read_predictions(path)
+    records = meta.records
+    known = {r.id for r in records}
+    unknown = [k for k in predictions if k not in known]
+    out.update(format="ac-eval", **counts, n_unknown_ids=len(unknown), unknown_id_examples=unknown[:N_EXAMPLES])
+    if unknown:
+        warnings.append(
+            f"{len(unknown)} of {len(predictions)} prediction ids are not in the metadata ({meta.version}), e.g. "
+            f"{', '.join(unknown[:3])}: were they made on another version of it? They are not scored"
+        )
+    if counts["n_duplicate_predictions"]:
+        warnings.append(f"{counts['n_duplicate_predictions']} lines repeat an id already predicted: the first line "
+                        "of each id is scored, the repeats are not")
+    copies = [r.id for r in records if "duplicate_id" in r.issues]
+    if copies:
+        warnings.append(f"{len(copies)} metadata records repeat an id (renamed {', '.join(copies[:3])}): no "
+                        "prediction names the renamed copies, so they count as missing")
+    return [predictions.get(r.id) for r in records]
+
+
 def score_file(
     benchmark: str,
     metadata: Path | None,
@@ -139,25 +162,8 @@ def score_file(
     else:
         if meta is None:
             raise PredictionsError(f"{predictions_path}: holds only ids and predictions; give --metadata FILE to score it")
-        loaded = meta
-        predictions, counts = read_predictions(Path(predictions_path))
-        records = meta.records
-        raws = [predictions.get(r.id) for r in records]
-        known = {r.id for r in records}
-        unknown = [k for k in predictions if k not in known]
-        out.update(format="ac-eval", **counts, n_unknown_ids=len(unknown), unknown_id_examples=unknown[:N_EXAMPLES])
-        if counts["n_duplicate_predictions"]:
-            warnings.append(f"{counts['n_duplicate_predictions']} lines repeat an id already predicted: the first line "
-                            "of each id is scored, the repeats are not")
-        copies = [r.id for r in records if "duplicate_id" in r.issues]
-        if copies:
-            warnings.append(f"{len(copies)} metadata records repeat an id (renamed {', '.join(copies[:3])}): no "
-                            "prediction names the renamed copies, so they count as missing")
-        if unknown:
-            warnings.append(
-                f"{len(unknown)} of {len(predictions)} prediction ids are not in the metadata ({meta.version}), e.g. "
-                f"{', '.join(unknown[:3])}: were they made on another version of it? They are not scored"
-            )
+        loaded, records = meta, meta.records
+        raws = _id_predictions(Path(predictions_path), meta, out, warnings)
     scores = [score_item(r, raw, scorer) for r, raw in zip(records, raws)]
     summary = summarize_with_subsets(records, scores, benchmark_spec.subset_keys, scorer.official)
     if summary["n_scored"] == 0:

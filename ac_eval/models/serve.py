@@ -48,6 +48,7 @@ MAX_QUEUE = 64
 DRAIN_MB = 256.0  # a refused body up to this size is read and dropped so its sender gets the 413; beyond, reset
 REQUEST_TIMEOUT_S = 300.0  # longest wait for the model before a 503
 SOCKET_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
+HEAD_TIMEOUT_S = 30.0  # a request's line and headers must arrive whole within this (slowloris clients are closed)
 
 
 class RequestError(ValueError):
@@ -287,6 +288,47 @@ def _events(name: str, text: str) -> str:
     return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
 
 
+def _head_deadline_protocol():
+    """uvicorn's h11 protocol with a deadline for each request's head: from the connection (or the first byte of a
+    request on a kept-alive one) to its last header, at most HEAD_TIMEOUT_S. A client that trickles its headers, or
+    opens connections and sends nothing, is closed instead of held."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self.conn.their_state is h11.IDLE and self._head_timer is None:
+                self._arm()
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE:
+                self.transport.close()
+
+    return HeadDeadline
+
+
 class ChatServer:
     """uvicorn (h11: HTTP parsing by a well-kept library) serving the app on a socket bound up front, so a taken port
     is reported at once. `serve_forever`, `shutdown`, `server_close` and `server_port` as http.server has them."""
@@ -298,8 +340,8 @@ class ChatServer:
         self.server_port = self.socket.getsockname()[1]
         # log_config=None: uvicorn's messages (e.g. "Invalid HTTP request received.") go through the logging the
         # caller has, not handlers of its own.
-        config = uvicorn.Config(app, http="h11", lifespan="off", access_log=False, log_config=None,
-                                timeout_keep_alive=int(SOCKET_TIMEOUT_S))
+        config = uvicorn.Config(app, http=_head_deadline_protocol(), lifespan="off", access_log=False,
+                                log_config=None, timeout_keep_alive=int(SOCKET_TIMEOUT_S))
         self.server = uvicorn.Server(config)
         self._stopped = threading.Event()
 
