@@ -307,18 +307,27 @@ def meta_file(content: bytes):
     return make
 
 
-def fake_run(run_id_samples: str = "A", run_id_results: str = "B"):
+def run_folder(name: str, run_id: str, model_key: str = "k", metadata_version: str = "v1",
+               samples_run_id: str | None = None):
+    """A finished run folder as `ac-eval run` writes it (one silent row), for the commands that read runs;
+    `samples_run_id`: its samples.jsonl from another run (an interrupted write)."""
     def make(ctx):
-        folder = ctx.tmp / "run"
+        folder = ctx.tmp / name
         folder.mkdir(exist_ok=True)
-        (folder / "results.json").write_text(json.dumps({"run_id": run_id_results, "config": {"model_args": "pretrained=x"},
-                                                         "tasks": {}, "prompt": {}}))
-        (folder / "samples.jsonl").write_text(json.dumps({"run_id": run_id_samples, "id": "a", "condition": "silent",
-                                                          "benchmark": "mmau", "status": "ok", "correct": True,
-                                                          "n_choices": 4, "subsets": {}}) + "\n")
-        (folder / "report.md").write_text(f"run {run_id_results}\n")
+        (folder / "results.json").write_text(json.dumps({
+            "run_id": run_id, "config": {"model_args": f"pretrained={name}"}, "config_hash": "c", "prompt": {},
+            "model": {"name": name, "key": model_key},
+            "tasks": {"mmau_test_mini": {"benchmark": "mmau", "metadata_version": metadata_version, "conditions": {}}}}))
+        (folder / "samples.jsonl").write_text(json.dumps({"run_id": samples_run_id or run_id, "id": "a",
+                                                          "condition": "silent", "benchmark": "mmau", "status": "ok",
+                                                          "correct": True, "n_choices": 4, "subsets": {}}) + "\n")
+        (folder / "report.md").write_text(f"run {run_id}\n")
         return folder
     return make
+
+
+def fake_run(run_id_samples: str = "A", run_id_results: str = "B"):
+    return run_folder("run", run_id_results, samples_run_id=run_id_samples)
 
 
 def free_port_taken(ctx):
@@ -498,23 +507,6 @@ def scored_as(status: str) -> Callable:
         items = [i for i in json.loads((ctx.tmp / "s.json").read_text())["items"] if i["id"] == first]
         assert [i["status"] for i in items] == [status], items
     return check
-
-
-def run_folder(name: str, run_id: str, model_key: str = "k", metadata_version: str = "v1"):
-    """A finished run folder as `ac-eval run` writes it (one silent row), for the commands that read runs."""
-    def make(ctx):
-        folder = ctx.tmp / name
-        folder.mkdir(exist_ok=True)
-        (folder / "results.json").write_text(json.dumps({
-            "run_id": run_id, "config": {"model_args": f"pretrained={name}"}, "config_hash": "c", "prompt": {},
-            "model": {"name": name, "key": model_key},
-            "tasks": {"mmau_test_mini": {"benchmark": "mmau", "metadata_version": metadata_version, "conditions": {}}}}))
-        (folder / "samples.jsonl").write_text(json.dumps({"run_id": run_id, "id": "a", "condition": "silent",
-                                                          "benchmark": "mmau", "status": "ok", "correct": True,
-                                                          "n_choices": 4, "subsets": {}}) + "\n")
-        (folder / "report.md").write_text(f"run {run_id}\n")
-        return folder
-    return make
 
 
 def untouched(path: Callable, code: int, fragment: str) -> Callable:
