@@ -2,7 +2,6 @@
 circle, counting imports inside functions, which hide cycles from Python until the wrong module loads first."""
 
 import ast
-from pathlib import Path
 
 from ac_eval.paths import PACKAGE
 
