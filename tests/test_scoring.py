@@ -247,6 +247,45 @@ def test_mmar_files_equal_the_official_script(tmp_path):
     assert result["n_answer_not_in_choices"] == 6
 
 
+def test_mmar_challenge_baseline_lines_score_with_the_metadata_beside_them(tmp_path):
+    """The MMAR challenge baselines publish {id, thinking_prediction, answer_prediction} and nothing else."""
+    meta = shared_file("mmar", "MMAR-meta.json")
+    rows = json.loads(meta.read_text())
+    raw = predictions_for(rows, seed=5)
+    lines = [{"id": r["id"], "thinking_prediction": "<think>...</think>", "answer_prediction": ref.r1aqa_extract(o)}
+             for r, o in zip(rows, raw)]
+    path = _write_jsonl(tmp_path / "challenge.jsonl", lines)
+    official = ref.mmar_evaluate([{**r, "answer_prediction": ln["answer_prediction"]} for r, ln in zip(rows, lines)])
+    for key in (None, "answer_prediction"):
+        result = score_file("mmar", meta, path, prediction_key=key)
+        assert result["prediction_key"] == "answer_prediction"
+        assert [i["correct"] for i in result["items"]] == official["verdicts"]
+    # the other field is scored only when asked for, and then it is what is scored
+    thinking = score_file("mmar", meta, path, prediction_key="thinking_prediction")
+    assert thinking["prediction_key"] == "thinking_prediction" and thinking["n_correct"] == 0
+    with pytest.raises(PredictionsError, match="give --metadata"):
+        score_file("mmar", None, path)
+
+
+def test_mmau_files_with_both_answer_fields_say_which_was_scored(mmau_rows, tmp_path):
+    """DeSTA2.5-Audio's published file holds model_output and model_prediction, and they differ."""
+    raw, extracted = predictions_for(mmau_rows, seed=6), predictions_for(mmau_rows, seed=7)
+    rows = [{**r, "model_output": o, "model_prediction": ref.r1aqa_extract(p)}
+            for r, o, p in zip(mmau_rows, raw, extracted)]
+    path = _write_json(tmp_path / "both.json", rows)
+    result = score_file("mmau", None, path)
+    n_differ = sum(r["model_output"] != r["model_prediction"] for r in rows)
+    assert result["prediction_key"] == "model_output" and n_differ
+    assert result["rows_where_other_answer_fields_differ"] == {"model_prediction": n_differ}
+    assert any("--prediction-key model_prediction" in w and str(n_differ) in w for w in result["warnings"])
+    other = score_file("mmau", None, path, prediction_key="model_prediction")
+    assert other["n_correct"] == ref.mmau_evaluate(rows, "model_prediction")["correct"] != result["n_correct"]
+    assert not other["warnings"]
+    # equal fields: nothing to say
+    same = _write_json(tmp_path / "same.json", [{**r, "model_prediction": r["model_output"]} for r in rows])
+    assert not score_file("mmau", None, same)["warnings"]
+
+
 def test_predictions_made_on_another_metadata_version_are_named(mmau_rows, tmp_path):
     old_rows = json.loads(shared_file("mmau", "mmau-test-mini.pre-v05.15.25.2025-03-25.json").read_text())
     current = {r["id"]: r for r in mmau_rows}

@@ -6,7 +6,9 @@ Two input forms:
   `answer_prediction`; MMSU `mmsu_evaluation.py`: jsonl with `response`). Each row is scored with its OWN
   answer, choices and subset fields, as the official script does; `--metadata` is optional and, when given,
   only checked against (a loud warning when the file was made on other metadata);
-- ac-eval's: jsonl of {"id", "prediction"} (the raw model output), scored against `--metadata`.
+- ac-eval's: jsonl of {"id", "prediction"} (the raw model output), scored against `--metadata`; likewise any
+  id-only file whose answer field is the benchmark's own (the MMAR challenge baselines' `{id, thinking_prediction,
+  answer_prediction}`) or named with --prediction-key.
 """
 
 from __future__ import annotations
@@ -48,20 +50,34 @@ def _is_official_form(rows: list[Any]) -> bool:
     return any(isinstance(r, dict) and "question" in r and ("choices" in r or "choice_a" in r) for r in rows)
 
 
-def read_predictions(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """{id: raw prediction} from a jsonl of {"id", "prediction"}; the first line for an id wins, repeats are counted.
+def id_prediction_key(benchmark: str, rows: list[Any], key: str | None = None) -> str:
+    """The field holding the answer in id-only rows: the one named, else "prediction", else the benchmark's own
+    (e.g. the MMAR challenge baselines' `answer_prediction`), whichever the rows carry first."""
+    keys = (key,) if key else ("prediction", *get_benchmark(benchmark).prediction_keys)
+    for k in keys:
+        if any(isinstance(r, dict) and k in r for r in rows):
+            return k
+    return keys[0]
+
+
+def read_predictions(path: Path, benchmark: str = "mmau", key: str | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """{id: raw prediction} from a jsonl of {"id", <key>}; the first line for an id wins, repeats are counted.
     A prediction that is not a string (e.g. null) is kept as it is: the scorer counts it as invalid."""
     rows, _ = _read_rows(path, skip_bad_lines=False)
+    key = id_prediction_key(benchmark, rows, key)
     predictions: dict[str, Any] = {}
-    counts = {"n_duplicate_predictions": 0}
+    counts: dict[str, Any] = {"n_duplicate_predictions": 0, "prediction_key": key}
     for lineno, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
-            raise PredictionsError(f'{path}:{lineno}: each line needs "id" and "prediction" keys')
-        key = str(row["id"])
-        if key in predictions:
+        if not isinstance(row, dict) or "id" not in row or key not in row:
+            raise PredictionsError(f'{path}:{lineno}: each line needs "id" and "{key}" keys'
+                                   + ("" if key != "prediction" else
+                                      " (or name the field holding the answer with --prediction-key)"))
+        rid = str(row["id"])
+        if rid in predictions:
             counts["n_duplicate_predictions"] += 1
             continue
-        predictions[key] = JSON_NULL if row["prediction"] is None else row["prediction"]
+        predictions[rid] = JSON_NULL if row[key] is None else row[key]
     return predictions, counts
 
 
@@ -74,6 +90,17 @@ def _prediction_key(benchmark: str, rows: list[Any], path: Path, key: str | None
         f"{path}: no row has {' or '.join(repr(k) for k in keys)}, so the official script would score nothing; "
         "name the field that holds the model's answers with --prediction-key"
     )
+
+
+def other_answer_fields(benchmark: str, rows: list[Any], used: str) -> dict[str, int]:
+    """{field: rows where it differs from `used`} for the benchmark's other answer fields the rows also carry
+    (MMAU files can hold both `model_output` and `model_prediction`, and the two can give other figures)."""
+    out = {}
+    for k in get_benchmark(benchmark).prediction_keys:
+        both = [r for r in rows if isinstance(r, dict) and k != used and k in r and used in r]
+        if both:
+            out[k] = sum(r[k] != r[used] for r in both)
+    return out
 
 
 def _content(r: Record) -> tuple:
@@ -95,10 +122,11 @@ def compare_with_metadata(records: list[Record], metadata: LoadedBenchmark) -> d
             "n_items_differing_from_metadata": len(changed), "differing_item_examples": changed[:N_EXAMPLES]}
 
 
-def _id_predictions(path: Path, meta: LoadedBenchmark, out: dict, warnings: list[str]) -> list[Any]:
-    """Each metadata record's raw prediction from a jsonl of {"id", "prediction"}; what does not join is counted
+def _id_predictions(path: Path, meta: LoadedBenchmark, out: dict, warnings: list[str],
+                    key: str | None = None) -> list[Any]:
+    """Each metadata record's raw prediction from a jsonl of {"id", <key>}; what does not join is counted
     in `out` and said in `warnings`."""
-    predictions, counts = read_predictions(path)
+    predictions, counts = read_predictions(path, meta.benchmark, key)
     records = meta.records
     known = {r.id for r in records}
     unknown = [k for k in predictions if k not in known]
@@ -145,6 +173,13 @@ def score_file(
         raws = [_raw(r.fields, key, absent) for r in records]
         out.update(format="official", prediction_key=key, n_unreadable_lines=bad_lines,
                    n_rows_without_prediction=sum(key not in r.fields for r in records))
+        others = {} if prediction_key else other_answer_fields(benchmark, rows, key)
+        out["rows_where_other_answer_fields_differ"] = others
+        for other, n in others.items():
+            if n:
+                warnings.append(f'rows carry both "{key}" and "{other}", which differ in {n} rows: scored from '
+                                f'"{key}" (what the official script reads); to score the other, give '
+                                f"--prediction-key {other}")
         if loaded.skipped:
             warnings.append(f"{len(loaded.skipped)} rows could not be read as {benchmark} records and were left out "
                             f"(e.g. {loaded.skipped[0]['reason']})")
@@ -163,7 +198,7 @@ def score_file(
         if meta is None:
             raise PredictionsError(f"{predictions_path}: holds only ids and predictions; give --metadata FILE to score it")
         loaded, records = meta, meta.records
-        raws = _id_predictions(Path(predictions_path), meta, out, warnings)
+        raws = _id_predictions(Path(predictions_path), meta, out, warnings, prediction_key)
     scores = [score_item(r, raw, scorer) for r, raw in zip(records, raws)]
     summary = summarize_with_subsets(records, scores, benchmark_spec.subset_keys, scorer.official)
     if summary["n_scored"] == 0:
