@@ -663,10 +663,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def normalize_argv(argv: list[str]) -> list[str]:
     if argv and argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
-        argv = ["run", *argv]  # `ac-eval --model X --tasks Y` == `ac-eval run ...`
+        return ["run", *argv]  # `ac-eval --model X --tasks Y` == `ac-eval run ...`
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     if argv == ["--version"]:
         from ac_eval import __version__
 

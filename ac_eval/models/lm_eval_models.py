@@ -9,6 +9,7 @@ request cache at once, so a run that dies resumes where it stopped (`--use_cache
 from __future__ import annotations
 
 import inspect
+import sys
 import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +60,20 @@ def _progress(total: int, description: str):
 
     progress = make_progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     return progress, progress.add_task(description, total=total)
+
+
+def pick_device(device: str) -> str:
+    """lm-eval's own default device is cuda:0; on a machine without CUDA that default (or `auto`) means the CPU.
+    A device named in model_args is taken as given (and fails with a clear line where it does not exist)."""
+    import torch
+
+    if device == "auto" or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+        chosen = "cuda" if device == "auto" and torch.cuda.is_available() else "cpu"
+        if chosen != device and device != "auto":
+            print(f"ac-eval: no CUDA GPU on this machine (torch {torch.__version__}): running on the CPU instead "
+                  f"of lm-eval's default device {device}", file=sys.stderr)
+        return chosen
+    return device
 
 
 class AudioLMBase(LM):
@@ -156,6 +171,10 @@ class AudioLMBase(LM):
         # lm-eval's own settings: batch_size and device apply unless model_args set them; max_batch_size belongs to
         # its auto batch size.
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k != "max_batch_size"}
+        if "device" in extra and "device" not in arg_dict:
+            extra["device"] = pick_device(extra["device"])
+        elif str(arg_dict.get("device", "")) == "auto":
+            arg_dict = {**arg_dict, "device": pick_device("auto")}
         return cls(**{**extra, **arg_dict})
 
     # ---- chat template (lm-eval calls these with --apply_chat_template) ---------------------------------------

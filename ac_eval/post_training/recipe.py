@@ -70,6 +70,9 @@ def apply_override(recipe: dict, item: str) -> None:
 
 
 def run_recipe(recipe: dict, output: Path, device: str = "cpu") -> Path:
+    from ac_eval.models.checkpoints import check_pretrained
+
+    check_pretrained(str(recipe["base_model"]), option="base_model")  # in a second, before torch is imported
     from accelerate import PartialState
 
     from ac_eval.post_training.grpo import train_grpo

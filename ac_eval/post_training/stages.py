@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ac_eval.evaluation.audio import AudioError
 from ac_eval.evaluation.records import AudioInput
@@ -175,12 +174,15 @@ def setup(base: str, cfg: StageConfig, device: str = "cpu"):
 
 
 def seed_everything(seed: int) -> None:
+    import torch  # here, not at the top: `ac-eval train` checks its settings before torch is imported
+
     torch.manual_seed(seed)  # CPU and every CUDA device
     random.seed(seed)
     np.random.seed(seed)
 
 
 def optimizer_and_schedule(model, cfg: StageConfig, total_steps: int):
+    import torch
     from transformers import get_cosine_schedule_with_warmup
 
     params = [p for p in model.parameters() if p.requires_grad]

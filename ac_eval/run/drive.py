@@ -22,6 +22,7 @@ from ac_eval.evaluation.conditions import get_condition
 from ac_eval.evaluation.task_specs import TaskSpec, lm_eval_config
 from ac_eval.evaluation.task_specs import plan as plan_tasks
 from ac_eval.models.catalogue import ModelSpec, resolve_model
+from ac_eval.models.checkpoints import check_pretrained
 from ac_eval.paths import TASKS_DIR
 from ac_eval.run.folder import RunConfig, check_output_folder, model_provenance, write_outputs
 
@@ -92,11 +93,7 @@ def check_model(model: ModelSpec) -> None:
         if not pretrained:
             raise ValueError(f"--model {model.given} needs model_args pretrained=DIR_OR_HUB_ID "
                              f"(got {model.given_text()!r})")
-        path = Path(pretrained).expanduser()
-        if path.exists() and not (path / "config.json").is_file():
-            raise ValueError(f"{pretrained}: not a checkpoint folder (no config.json in it)")
-        if not path.exists() and (pretrained.startswith(("/", ".", "~")) or pretrained.count("/") > 1):
-            raise ValueError(f"checkpoint folder not found: {pretrained} (give a local folder or a hub id like Org/Name)")
+        check_pretrained(str(pretrained), args.get("revision"))
     device = args.get("device", "")
     if device.startswith("cuda"):
         import torch
