@@ -41,6 +41,7 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     model = resolve_model(cfg.model, cfg.model_args)
     check_settings(cfg, model)
     plan = plan_tasks(cfg.tasks, cfg.conditions, cfg.mode, cfg.include_paths)
+    check_model(model)  # after the tasks: a mistyped task is said before the hub is asked about the model
     for line in preflight_audio(cfg, plan):
         console.print(f"warning: {line}", style="yellow")
     if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 holds the lock and writes the outputs
@@ -81,7 +82,6 @@ def check_settings(cfg: RunConfig, model: ModelSpec) -> None:
     if budget is not None and asked is not None and int(asked) != int(budget):
         raise ValueError(f"model_args max_new_tokens={budget} and --gen_kwargs max_gen_toks={asked} disagree: "
                          "give the budget in one place")
-    check_model(model)
 
 
 def check_model(model: ModelSpec) -> None:
