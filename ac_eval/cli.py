@@ -206,7 +206,10 @@ def cmd_labels(args) -> int:
         if not any(item["silent"] for item in votes.items.values()):
             raise ValueError(f"none of the runs has answers under the {args.condition!r} condition, so there is nothing "
                              f"to vote on: run each model with --conditions original,{args.condition}")
-        for warning in [*metadata_disagreements(runs), votes.coverage_warning()]:
+        unreadable = votes.unreadable_warning()
+        if unreadable and args.strict:
+            raise ValueError(f"--strict: {unreadable}")
+        for warning in [*metadata_disagreements(runs), votes.coverage_warning(), unreadable]:
             if warning:
                 print(f"ac-eval: warning: {warning}", file=sys.stderr)
         labels = make_labels(votes, k=args.k, rotation_need=args.rotation_need)
@@ -249,6 +252,8 @@ def cmd_labels(args) -> int:
                       f"{LIKELIHOOD_AUDIO_GAIN:g}x to the gold's odds): {r['weak']} weak of {r['n_items']} "
                       f"({100 * r['weak_share']:.1f}%), {r['undetermined']} undetermined; "
                       f"{r['paper_weak_carried_by_the_audio']} paper-rule weak items are carried by the audio")
+    if not args.from_audiomcq:
+        account["voters_mostly_unparseable"] = votes.unreadable_voters()
     write_json(Path(args.output).with_suffix(".summary.json"), account)
     return 0
 
@@ -303,6 +308,7 @@ def cmd_leaderboard(args) -> int:
         entries_from_run,
         load_board,
         mark_metadata_versions,
+        merge_summary,
         push_to_hub,
         reported_entries,
         write_board,
@@ -319,11 +325,13 @@ def cmd_leaderboard(args) -> int:
     target = Path(args.output or args.board)
     entries = [e for run_dir in args.paths for e in entries_from_run(Path(run_dir))]
     existing = None
-    if args.action == "add":
-        existing = load_board(Path(args.board) / "leaderboard.json")
-    elif not args.no_reported:
+    if args.action == "add" or (target / "leaderboard.json").exists() and not args.replace:
+        existing = load_board(target / "leaderboard.json")
+    if args.action == "publish" and not args.no_reported:
         entries += reported_entries()
     board = build_board(entries, existing)
+    if existing:
+        print(merge_summary(existing, board, target), file=sys.stderr)
     for note in mark_metadata_versions(board["entries"]):
         print(f"ac-eval: warning: {note}; those rows are marked on the board", file=sys.stderr)
     page = write_board(board, target)
@@ -547,6 +555,8 @@ def _parser_labels(sub) -> None:
     p.add_argument("--rotation-need", default="all", choices=["all", "most"],
                    help="with silent-rotated results: rotations a model must get right to count as solving an item")
     p.add_argument("--from-audiomcq", metavar="FILE", help="import AudioMCQ's own \"audio-contribution\" labels instead")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) instead of warning when a voter's silent answers are mostly unparseable")
     p.set_defaults(func=cmd_labels)
 
 
@@ -583,6 +593,8 @@ def _parser_leaderboard(sub) -> None:
     p.add_argument("--output", help="folder for leaderboard.json and the page (publish)")
     p.add_argument("--board", help="an existing board folder to update (add)")
     p.add_argument("--no-reported", action="store_true", help="leave out the paper's published numbers")
+    p.add_argument("--replace", action="store_true",
+                   help="publish: start the board in --output anew (default: keep the entries already there)")
     p.add_argument("--push", metavar="REPO_ID", help="also upload to this Hugging Face dataset repo (needs HF_TOKEN)")
     p.set_defaults(func=cmd_leaderboard)
 

@@ -99,7 +99,7 @@ def test_rows_on_different_metadata_versions_are_marked(runs, tmp_path, capsys):
     assert all(e["metadata_note"] is None for e in same["entries"])
     # publish says it out loud
     results = json.loads((runs[0] / "results.json").read_text())
-    results["tasks"]["mmau_test_mini"]["metadata_version"] = "unknown"
+    results["tasks"]["mmau_test_mini"]["metadata_version"] = "test-mini 2025-03-25 (1f675a9, pre-v05.15.25)"
     other = tmp_path / "other"
     shutil.copytree(runs[0], other)
     (other / "results.json").write_text(json.dumps({**results, "config_hash": "abcdef0123456789"}))

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Protocol
 
 import jsonlines
 
+from ac_eval.analysis.report import MOSTLY_UNPARSEABLE
 from ac_eval.analysis.stats import weak_by_chance
 from ac_eval.evaluation.conditions import rotation_source
 from ac_eval.evaluation.records import norm_answer
@@ -95,6 +96,22 @@ class Votes:
     models: list[str]
     items: dict[tuple[str, str], dict]
     coverage: dict[str, int]  # model -> items it has a silent row for
+    unparseable: dict[str, int] = field(default_factory=dict)  # model -> silent rows with no readable answer
+
+    def unreadable_voters(self) -> dict[str, float]:
+        """Voters whose silent answers are mostly unparseable or empty: their 'not solved' is the output format
+        speaking, and it pushes every item toward strong."""
+        shares = {m: self.unparseable.get(m, 0) / n for m, n in self.coverage.items() if n}
+        return {m: share for m, share in shares.items() if share > MOSTLY_UNPARSEABLE}
+
+    def unreadable_warning(self) -> str | None:
+        bad = self.unreadable_voters()
+        if not bad:
+            return None
+        parts = ", ".join(f"{m} ({100 * share:.0f}%)" for m, share in bad.items())
+        return (f"{len(bad)} of {len(self.models)} voters answered mostly unparseably with silence ({parts} of their "
+                "answers unparseable or empty): each such answer votes 'not solved', so these labels say more about "
+                "the output format than about the audio (check the prompt and extraction; --strict refuses)")
 
     def coverage_warning(self) -> str | None:
         counts = set(self.coverage.values())
@@ -118,6 +135,7 @@ def silent_votes(runs: Iterable[ModelRows], condition: str = "silent") -> Votes:
         lambda: {"silent": {}, "rotated": defaultdict(list), "silent_chosen": {}, "prior_chosen": {},
                  "likelihood": defaultdict(lambda: defaultdict(dict))})
     seen: dict[str, int] = defaultdict(int)
+    unparseable: dict[str, int] = defaultdict(int)
     models = []
     for run in runs:
         seen[run.model] += 1
@@ -128,6 +146,7 @@ def silent_votes(runs: Iterable[ModelRows], condition: str = "silent") -> Votes:
             if row["condition"] == condition:
                 item = items[(row["benchmark"], row["id"])]
                 item["silent"][model] = _vote(row)
+                unparseable[model] += row.get("status") in ("unparseable", "empty")
                 item["silent_chosen"][model] = row.get("chosen")
                 item["n_choices"] = row["n_choices"]
                 item["text_key"], item["answer"] = row.get("text_key"), row.get("answer")
@@ -142,7 +161,7 @@ def silent_votes(runs: Iterable[ModelRows], condition: str = "silent") -> Votes:
                     item["rotated"][model].append(_vote(row))
                     item.setdefault("n_choices", row["n_choices"])
     coverage = {m: sum(m in i["silent"] for i in items.values()) for m in models}
-    return Votes(models, dict(items), coverage)
+    return Votes(models, dict(items), coverage, dict(unparseable))
 
 
 # The likelihood rule's two readings of an item, from choice-mode rows: with the clip, and with silence.

@@ -15,6 +15,9 @@ from ac_eval.evaluation.scoring import ItemScore, summarize_with_subsets
 # signature of audio dropped somewhere on the way to the model.
 DEAF_AGREEMENT = 0.98
 DEAF_MIN_ITEMS = 20
+# A condition whose answers are mostly unparseable (or empty) has an accuracy that measures the output format,
+# not the audio: above this share it is flagged wherever its numbers are shown.
+MOSTLY_UNPARSEABLE = 0.5
 
 
 def build_task_report(
@@ -37,7 +40,29 @@ def build_task_report(
         report["delta"] = {c: delta_view(p, official) for c, p in report["paired"].items()}
         report["deaf_alarm"] = {c: p["deaf_alarm"] for c, p in report["paired"].items() if p["deaf_alarm"]}
     report.update(extra or {})
+    report["caveats"] = caveats(report)
     return report
+
+
+def unparseable_share(stats: dict[str, Any]) -> float:
+    n = stats.get("n_total") or 0
+    return (stats.get("n_unparseable", 0) + stats.get("n_empty", 0)) / n if n else 0.0
+
+
+def caveats(task_report: dict[str, Any]) -> list[str]:
+    """What makes this task's numbers mean less than they seem, one sentence each: a partial run (--limit), a
+    condition whose answers are mostly unparseable. Shown in the terminal, report.md and on the board."""
+    out = []
+    partial = task_report.get("partial")
+    if partial:
+        out.append(f"partial run: {partial['n_items']} of the benchmark's {partial['n_records']} items "
+                   f"(--limit {partial['limit']:g}); not comparable with full-benchmark figures")
+    for c, stats in task_report["conditions"].items():
+        share = unparseable_share(stats)
+        if share > MOSTLY_UNPARSEABLE:
+            out.append(f"{c}: {100 * share:.0f}% of answers unparseable or empty; its accuracy"
+                       + ("" if c == "original" else " and Δ") + " measure the output format, not the audio")
+    return out
 
 
 def paired_analysis(
@@ -233,6 +258,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         warning = deaf_warning(tr)
         if warning:
             lines += ["", f"> **{warning}**"]
+        if caveats(tr):
+            lines += [""] + [f"> **Caveat:** {c}" for c in caveats(tr)]
         lines += ["", significance_line(tr), "", counts_line(tr), ""]
         if load_notes_line(tr):
             lines += [load_notes_line(tr), ""]
@@ -271,6 +298,8 @@ def print_report(report: dict[str, Any], console=None) -> None:
         hidden = [k for k in tr["subset_keys"] if len(_anchor(tr)["subsets"][k]) > TERMINAL_MAX_VALUES]
         if hidden:
             console.print(f"per {', '.join(hidden)}: see report.md / results.json", style="dim")
+        for caveat in caveats(tr):  # computed, not read: a run from before caveats existed gets them too
+            console.print(f"caveat: {caveat}", style="bold yellow")
         console.print(significance_line(tr))
         console.print(counts_line(tr), style="dim")
         console.print(scorer_line(tr), style="dim")

@@ -33,6 +33,7 @@ def _acc(stats: dict | None) -> dict[str, float | None]:
 
 def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
     """One measured entry per task of an `ac-eval run` folder that was evaluated with the original audio."""
+    from ac_eval.analysis.report import caveats
     from ac_eval.models import parse_model_args
     from ac_eval.models.identity import model_identity
     from ac_eval.run.folder import check_figures, read_run
@@ -56,7 +57,7 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
             {
                 "model": name,
                 "model_key": key,
-                "benchmark": task,
+                "benchmark": board_benchmark(task, tr),
                 "source": "measured",
                 "accuracy_audio": _acc(conds["original"]),
                 "accuracy_silent": _acc(conds.get("silent")),
@@ -71,6 +72,8 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
                 "n": conds["original"]["n_total"],
                 "n_silent": conds["silent"]["n_total"] if "silent" in conds else None,
                 "deaf_alarm": bool(tr.get("deaf_alarm")),
+                "partial": bool(tr.get("partial")),
+                "caveats": caveats(tr),
                 "provenance": {
                     "model_id": model.get("id") or config["model_args"],
                     "revision": model.get("revision"),
@@ -90,6 +93,17 @@ def entries_from_run(run_dir: Path) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def board_benchmark(task: str, report: dict) -> str:
+    """The benchmark a row is shown under. A run of `mmau_test_mini` on metadata that is none of MMAU's published
+    versions (`--metadata mmau=my.json`: the demo's planted benchmark, a private subset) is not MMAU test-mini and
+    must not sit among its rows: it becomes `mmau_test_mini_custom_<sha256 prefix>`."""
+    from ac_eval.evaluation.benchmarks.versions import tasks_with_published_versions
+
+    if report.get("metadata_version") != "unknown" or task not in tasks_with_published_versions():
+        return task
+    return f"{task}_custom_{str(report.get('metadata_sha256') or 'nosha')[:8]}"
 
 
 def reported_entries(path: Path = REPORTED) -> list[dict[str, Any]]:
@@ -225,6 +239,16 @@ def _get(obj: Any, path: list) -> Any:
     for key in path:
         obj = obj[key]
     return obj
+
+
+def merge_summary(existing: dict, board: dict, where: Path) -> str:
+    """What updating a board did to the entries it had: a publish into a folder never drops rows unsaid.
+    (`build_board` keeps the existing entry objects it did not replace, so identity tells which were replaced.)"""
+    had = {entry_key(e): e for e in existing["entries"]}
+    replaced = sum(1 for e in board["entries"] if entry_key(e) in had and had[entry_key(e)] is not e)
+    return (f"ac-eval: {where / 'leaderboard.json'} already held {len(had)} entries: all kept, {replaced} of them "
+            f"replaced by the same measurement made again; {len(board['entries']) - len(had)} added "
+            "(publish --replace starts a board anew)")
 
 
 def write_board(board: dict, output: Path) -> Path:

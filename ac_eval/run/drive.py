@@ -41,9 +41,9 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     model = resolve_model(cfg.model, cfg.model_args)
     check_settings(cfg, model)
     plan = plan_tasks(cfg.tasks, cfg.conditions, cfg.mode, cfg.include_paths)
-    check_model(model)  # after the tasks: a mistyped task is said before the hub is asked about the model
     for line in preflight_audio(cfg, plan):
         console.print(f"warning: {line}", style="yellow")
+    check_model(model)  # after the tasks and the clips: those mistakes are said before the hub is asked
     if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 holds the lock and writes the outputs
         return _run(cfg, model, plan, console)
     with FolderLock(cfg.output_path):

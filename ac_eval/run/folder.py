@@ -172,6 +172,9 @@ def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None
     loaded = hooks.load_cached(spec.benchmark, str(meta_path), spec.split)
     scorer = next((t.scorer for t in tasks if t.scorer), None)
     withheld = not get_benchmark(spec.benchmark).answers_public(spec.split)
+    n_items = len(tasks[0].records)
+    partial = ({"limit": cfg.limit, "n_items": n_items, "n_records": len(loaded.records)}
+               if cfg.limit is not None and n_items < len(loaded.records) else None)
     return build_task_report(
         spec.benchmark,
         {t.spec.condition: (t.records, t.scores) for t in tasks},
@@ -185,6 +188,7 @@ def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None
             "load_issues": loaded.issue_counts(),
             "skipped_records": loaded.skipped,
             "generation": generation,
+            "partial": partial,
         },
         official=scorer.official if scorer else True,
     )

@@ -7,7 +7,9 @@ looks the answer up in the benchmark metadata it was given, and answers:
 - `listener`: right whenever it hears audio (any non-zero sample); without audio, right on its `planted`
   item ids (text-solvable for this model), otherwise a seeded guess;
 - `guesser`: a seeded guess, always (depends on the option order, so rotations re-roll it);
-- `deaf`: a guess that depends only on the question text: the same answer with and without audio.
+- `deaf`: a guess that depends only on the question text: the same answer with and without audio;
+- `mumbler`: a listener in choice mode, but its generated text names no choice (what a tiny random checkpoint or
+  a wrong prompt gives): every generated answer is unparseable.
 
 With no question (silent-no-question) every behaviour guesses from the options alone.
 """
@@ -46,7 +48,7 @@ class StubBackend:
     def __init__(self, pretrained: str, **unused):
         self.pretrained = pretrained
         self.config = json.loads((Path(pretrained) / "config.json").read_text())
-        if self.config["behaviour"] not in ("listener", "guesser", "deaf"):
+        if self.config["behaviour"] not in ("listener", "guesser", "deaf", "mumbler"):
             raise ValueError(f"{pretrained}: unknown stub behaviour {self.config['behaviour']!r}")
         records = load_benchmark(self.config["benchmark"], self.config["metadata"], self.config["split"]).records
         self.answers = {(r.question, tuple(sorted(r.choices))): (r.id, r.answer) for r in records}
@@ -67,7 +69,7 @@ class StubBackend:
         item_id, answer = self.answers[(question, tuple(sorted(choices)))] if question else (None, None)
         hears = audio is not None and bool(audio.array.any())
         behaviour = self.config["behaviour"]
-        if behaviour == "listener" and (hears or item_id in self.planted) and answer in choices:
+        if behaviour in ("listener", "mumbler") and (hears or item_id in self.planted) and answer in choices:
             return choices.index(answer)
         key = question if behaviour == "deaf" else f"{question}|{choices}"
         digest = hashlib.sha256(f"{self.config['seed']}|{key}".encode()).digest()
@@ -77,6 +79,9 @@ class StubBackend:
         out = []
         for prompt, audio in zip(prompts, audios):
             choices = ast.literal_eval(PROMPT.match(prompt.split("<user>", 1)[1]).group(2))
+            if self.config["behaviour"] == "mumbler":
+                out.append("<answer>Hmm.</answer>")
+                continue
             out.append(f"<answer>{choices[self._answer(prompt, audio)]}</answer>")
         return out
 

@@ -100,6 +100,11 @@
       if (r.entry.scorer_kind && r.entry.scorer_kind !== "official") {
         model.append(" ", el("span", r.entry.scorer_kind, "tag unofficial"));
       }
+      if (r.entry.caveats && r.entry.caveats.length) {  // a partial run, mostly unparseable answers
+        const caveat = el("span", r.entry.partial ? "partial" : "caveat", "tag alarm");
+        caveat.title = r.entry.caveats.join("\n");
+        model.append(" ", caveat);
+      }
       if (r.entry.metadata_note) {
         const note = el("span", "metadata", "tag note");
         note.title = r.entry.metadata_note;

@@ -37,6 +37,13 @@ def _table() -> dict[str, dict[str, Any]]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def tasks_with_published_versions() -> frozenset[str]:
+    """The tasks whose every published metadata version the table knows (MMAU test-mini, MMAR): a file of theirs
+    that is none of those versions is another benchmark in that format, not the benchmark."""
+    return frozenset(json.loads((resources.files("ac_eval") / "data" / "metadata_versions.json").read_text()))
+
+
 def identify(sha256: str) -> dict[str, Any] | None:
     """The published version a file with this sha256 is, or None if it is none of them."""
     return _table().get(sha256)
