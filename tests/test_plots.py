@@ -61,3 +61,34 @@ def test_mmar_fields_and_an_unknown_condition_get_their_own_colour():
     assert [ax.get_title(loc="left") for ax in fig.axes] == ["overall", "modality", "category"]
     filled = {to_hex(b.get_facecolor()) for b in fig.axes[0].patches if b.get_fill()}
     assert len(filled) == 4
+
+
+def _rotated_asks(report: dict, factor: int) -> dict:
+    """silent-rotated as a run writes it: each item asked once per rotation, so its counts are asks."""
+    rotated = report["conditions"]["silent-rotated"]
+    rotated["n_total"] *= factor
+    for groups in rotated["subsets"].values():
+        for g in groups.values():
+            g["n_total"] *= factor
+    return report
+
+
+def test_n_counts_items_not_rotations():
+    fig = task_figure("mmau_test_mini", _rotated_asks(_report(), 4))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Overall (n=10)"]
+    assert "sound (n=4)" in [t.get_text() for t in fig.axes[1].get_yticklabels()]
+
+
+def test_the_legend_covers_neither_the_title_nor_a_panel():
+    for report in (_report(), {"subset_keys": [], "conditions": {"original": _group(10, 3)}}):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = task_figure("mmau_test_mini", report)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        legend = fig.legends[0].get_window_extent(renderer)
+        title = fig._suptitle.get_window_extent(renderer)
+        assert not legend.overlaps(title)
+        for ax in fig.axes:
+            assert not legend.overlaps(ax.get_tightbbox(renderer)), ax.get_title(loc="left")
+        assert title.y0 >= max(ax.get_tightbbox(renderer).y1 for ax in fig.axes) - 1  # nor does a panel cover the title

@@ -75,7 +75,9 @@ def task_figure(task: str, task_report: dict[str, Any]):
 
     heights = [len(groups) * len(conds) * BAR + 0.5 for _, groups in panels]
     longest = max(len(g) for _, groups in panels for g in groups)
-    fig = Figure(figsize=(7 + 0.07 * min(longest, 60), sum(heights) + 1.0))
+    legend_inches = 0.25 + 0.2 * -(-(len(conds) + 2) // 4)  # up to 4 entries a row: conditions, guess, no data
+    total = sum(heights) + 1.0 + legend_inches
+    fig = Figure(figsize=(7 + 0.07 * min(longest, 60), total))
     axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
     scorer = (task_report.get("scorer") or {}).get("kind", "official")
     any_missing = False
@@ -96,7 +98,9 @@ def task_figure(task: str, task_report: dict[str, Any]):
             guess = next((s["random_guess"] for c in conds if (s := stats(c, key, group)) and s.get("random_guess")), None)
             if guess is not None:
                 ax.vlines(100 * guess, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
-        counts = [max((stats(c, key, g) or {}).get("n_total", 0) for c in conds) for g in groups]
+        # Items, not asks: silent-rotated asks each item once per rotation, so the fewest a condition counts is n.
+        counts = [min(((stats(c, key, g) or {}).get("n_total") or 0 for c in conds if stats(c, key, g)), default=0)
+                  for g in groups]
         ax.set_yticks(range(len(groups)), [f"{g} (n={n})" for g, n in zip(groups, counts)], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 108)
@@ -107,7 +111,10 @@ def task_figure(task: str, task_report: dict[str, Any]):
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.8, label="random guess"))
     if any_missing:
         handles.append(Patch(fill=False, hatch="///", edgecolor="#bbbbbb", label=NO_DATA))
-    fig.legend(handles=handles, loc="upper right", fontsize="small", ncols=min(4, len(handles)))
+    # The title on top, the legend in its own band at the bottom: neither covers the other nor a panel.
+    legend_band = legend_inches / total
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize="small",
+               ncols=min(4, len(handles)), frameon=False)
     fig.suptitle(f"{task}: accuracy with audio vs without, per subset", x=0.01, ha="left", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / (sum(heights) + 1.0)))
+    fig.tight_layout(rect=(0, legend_band, 1, 1 - 0.45 / total))
     return fig
