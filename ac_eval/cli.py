@@ -348,9 +348,10 @@ def cmd_leaderboard(args) -> int:
 def cmd_models(args) -> int:
     from dataclasses import asdict
 
+    from rich.padding import Padding
     from rich.table import Table
 
-    from ac_eval.console import make_console
+    from ac_eval.console import make_console, natural_width
     from ac_eval.models import parse_model_args
     from ac_eval.models.catalogue import CATALOGUE, can_run_here
 
@@ -362,15 +363,24 @@ def cmd_models(args) -> int:
             rows.append({**asdict(e), "ready_here": ok, "here": why})
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title="Model catalogue: ac-eval --model NAME --tasks ...", title_justify="left")
+    title = "Model catalogue: ac-eval --model NAME --tasks ..."
+    table = Table(title=title, title_justify="left")
     for col in ("name", "backend", "model", "needs", "here", "notes"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col)
     for e in CATALOGUE.values():
         ok, why = can_run_here(e)
         backend = e.model + (f"/{e.arch}" if e.arch else "")
         table.add_row(e.name, backend, next(iter(parse_model_args(e.model_args).values())), ", ".join(e.needs),
                       "[green]yes[/]" if ok else f"[yellow]{why}[/]", e.notes)
-    make_console(fmt).print(table)
+    console = make_console(fmt)
+    if console.is_terminal and fmt == "rich" and natural_width(console, table) > console.width:
+        # A window too narrow for the table: one block per model, so no hub id is broken across lines.
+        console.print(title, style="italic")
+        for name, backend, model, needs, here, notes in zip(*[list(c.cells) for c in table.columns]):
+            console.print(f"[bold]{name}[/]  {model}  [dim]({backend}; needs {needs or 'nothing'})[/]")
+            console.print(Padding(f"here: {here}" + (f"; {notes}" if notes else ""), (0, 0, 0, 4)))
+        return 0
+    console.print(table)
     return 0
 
 
@@ -708,6 +718,11 @@ def main(argv: list[str] | None = None) -> int:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"ac-eval: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ac-eval models | head`: the reader has gone; nothing to say, as other tools
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except OSError as e:  # a read-only or full disk, a permission: what and where, not a traceback
         where = f"{e.filename}: " if e.filename else ""
         print(f"ac-eval: error: {where}{e.strerror or e}: fix the folder or its permissions, or write elsewhere "

@@ -35,6 +35,31 @@ def table_as_rows(table: Table) -> list[list[str]]:
     return [header, *([_plain(col[i]) for col in cells] for i in range(table.row_count))]
 
 
+def natural_width(console: Console, table: Table) -> int:
+    """The width a table takes when nothing is squeezed."""
+    return Measurement.get(console, console.options.update_width(100_000), table).maximum
+
+
+def keep_words_whole(console: Console, table: Table, cap: int = 40) -> Table:
+    """On a terminal narrower than the table, rich squeezes columns below their longest word and cuts text with
+    "…". Instead each column gets at least its longest word (header or cell, up to `cap`), the rest of the
+    window shared in proportion to what each column would still like, so text wraps between words
+    ("sub-category:" / "loudness"); where even the words do not fit, columns fold rather than hide anything."""
+    for column in table.columns:
+        column.overflow = "fold"
+    room = console.width - 3 * len(table.columns) - 1  # cell padding and borders
+    natural = [max(len(line) for cell in [c.header, *c.cells] for line in _plain(cell).splitlines() or [""])
+               for c in table.columns]
+    longest = [min(cap, max((len(w) for cell in [c.header, *c.cells] for w in _plain(cell).split()), default=1))
+               for c in table.columns]
+    if sum(natural) <= room or sum(longest) > room:
+        return table
+    spare, want = room - sum(longest), [n - m for n, m in zip(natural, longest)]
+    for column, m, w in zip(table.columns, longest, want):
+        column.width = m + (spare * w) // max(1, sum(want))
+    return table
+
+
 class OutputConsole(Console):
     """A rich Console whose tables are never squeezed: see the module docstring."""
 
@@ -45,30 +70,43 @@ class OutputConsole(Console):
         self.format = fmt
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        if len(objects) == 1 and isinstance(objects[0], Table):
-            table = objects[0]
-            if self.format == "plain":  # written as is: rich would expand the tabs
-                lines = [f"# {_plain(table.title)}"] if table.title else []
-                lines += ["\t".join(row) for row in table_as_rows(table)]
-                self.file.write("\n".join(lines) + "\n")
-                self.file.flush()
-                return
-            if not self.is_terminal:  # piped: the table's own width, not the 80 columns rich assumes
-                natural = Measurement.get(self, self.options.update_width(100_000), table).maximum
-                title = table.title
-                if title and len(_plain(title)) > natural:  # rich wraps a title to the table's width
-                    super().print(title, soft_wrap=True)
-                    table.title = None
-                width = self.width
-                self.width = max(natural, width)  # print(width=) cannot exceed the console's width
-                try:
-                    super().print(table, **kwargs)
-                finally:
-                    self.width, table.title = width, title
-                return
-        elif not self.is_terminal:
-            kwargs.setdefault("soft_wrap", True)  # one logical line stays one line for grep
-        super().print(*objects, **kwargs)
+        table = objects[0] if len(objects) == 1 and isinstance(objects[0], Table) else None
+        if table is not None and self.format == "plain":  # written as is: rich would expand the tabs
+            lines = [f"# {_plain(table.title)}"] if table.title else []
+            lines += ["\t".join(row) for row in table_as_rows(table)]
+            self.file.write("\n".join(lines) + "\n")
+            self.file.flush()
+            return
+        if self.is_terminal:
+            for obj in objects:
+                if isinstance(obj, Table):
+                    keep_words_whole(self, obj)
+            super().print(*objects, **kwargs)
+            return
+        with self.capture() as captured:  # piped: rendered aside, then written without trailing padding
+            if table is not None:
+                self._print_at_natural_width(table, **kwargs)
+            else:
+                kwargs.setdefault("soft_wrap", True)  # one logical line stays one line for grep
+                super().print(*objects, **kwargs)
+        text = captured.get()
+        stripped = "\n".join(line.rstrip() for line in text.split("\n"))
+        self.file.write(stripped)
+        self.file.flush()
+
+    def _print_at_natural_width(self, table: Table, **kwargs: Any) -> None:
+        """The table's own width, not the 80 columns rich assumes for a pipe."""
+        natural = natural_width(self, table)
+        title = table.title
+        if title and len(_plain(title)) > natural:  # rich wraps a title to the table's width
+            super().print(title, soft_wrap=True)
+            table.title = None
+        width = self.width
+        self.width = max(natural, width)  # print(width=) cannot exceed the console's width
+        try:
+            super().print(table, **kwargs)
+        finally:
+            self.width, table.title = width, title
 
 
 def make_console(fmt: str = "rich", stderr: bool = False) -> OutputConsole:

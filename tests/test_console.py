@@ -75,3 +75,53 @@ def test_a_piped_table_keeps_its_title_on_one_line():
     table.add_row("1")
     OutputConsole(file=stream).print(table)
     assert stream.getvalue().splitlines()[0].strip() == table.title and table.title  # restored afterwards
+
+
+def test_piped_output_has_no_trailing_padding():
+    out = _ac_eval("models")
+    assert out and not [line for line in out.splitlines() if line != line.rstrip()]
+
+
+def _terminal(width: int):
+    from ac_eval.console import OutputConsole
+
+    stream = io.StringIO()
+    return OutputConsole(file=stream, width=width, force_terminal=True, color_system=None), stream
+
+
+def _four_condition_report() -> dict:
+    def stats(n, acc):
+        return {"n_total": n, "n_scored": n, "accuracy": acc, "accuracy_official": acc, "accuracy_strict": acc,
+                "random_guess": 0.27, "n_unparseable": 0, "n_empty": 0, "n_audio_error": 0, "n_ambiguous_hits": 0,
+                "subsets": {"sub-category": {"loudness": {"n_total": 21, "n_scored": 21, "accuracy": acc,
+                                                          "random_guess": 0.28}}}}
+    conds = {"original": stats(120, 0.975), "silent": stats(120, 0.642), "silent-rotated": stats(457, 0.626),
+             "silent-no-question": stats(120, 0.517)}
+    delta = {"delta": 0.333, "n": 120, "subsets": {"sub-category": {"loudness": {"delta": 0.476, "n": 21}}}}
+    return {"tasks": {"synthbench_test": {
+        "benchmark": "mmau", "subset_keys": ["sub-category"], "conditions": conds,
+        "delta": {"silent": delta, "silent-no-question": delta}}}}
+
+
+def test_a_four_condition_table_at_100_columns_hides_nothing():
+    from ac_eval.analysis.report import print_report
+
+    console, stream = _terminal(100)
+    print_report(_four_condition_report(), console)
+    text = stream.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 100
+    for word in ("rotated", "question", "Random", "sub-category:", "loudness", "+33.3", "+47.6"):
+        assert word in text, word
+
+
+def test_the_catalogue_on_a_narrow_terminal_keeps_hub_ids_whole(monkeypatch):
+    import ac_eval.console
+
+    console, stream = _terminal(100)
+    monkeypatch.setattr(ac_eval.console, "make_console", lambda fmt="rich", stderr=False: console)
+    assert main(["models"]) == 0
+    lines = stream.getvalue().splitlines()
+    for entry in CATALOGUE.values():
+        model_id = next(iter(entry.model_args.split(","))).split("=", 1)[1]
+        assert any(model_id in line for line in lines), model_id
+    assert max(len(line) for line in lines) <= 100

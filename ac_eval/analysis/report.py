@@ -291,7 +291,9 @@ def print_report(report: dict[str, Any], console=None) -> None:
         table = Table(title=f"{task}: audio contribution ({accuracy_label(tr)}; Δ paired, n in brackets)",
                       title_justify="left")
         for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right")
+            # On a terminal, a header may wrap between the words of a condition's name (silent no question)
+            # instead of being cut ("Silent-no-…") when the table is wider than the window.
+            table.add_column(h.replace("-", " ") if console.is_terminal else h, justify="left" if i == 0 else "right")
         for r in rows:
             table.add_row(*r, style="bold" if r[0] == "Overall" else None)
         console.print(table)
