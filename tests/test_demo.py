@@ -56,8 +56,10 @@ def test_label_quality_counts():
 
 def test_demo_pipeline_quick(tmp_path):
     summary = run_demo(tmp_path, n_test=16, n_train_labelled=60, sft_steps=2, grpo_steps=2)
-    for key in ("truth", "labels", "leaderboard", "page", "w2s_model"):
-        assert Path(summary["files"][key]).exists(), key
+    assert {"truth", "labels", "leaderboard", "page", "w2s_model", "report", "plots"} <= set(summary["files"])
+    for key, path in summary["files"].items():  # every file the demo names is there
+        assert Path(path).exists(), key
+    assert list(Path(summary["files"]["plots"]).glob("*.png"))
     assert set(summary["accuracy"]) == {"voter-0", "voter-1", "voter-2", "w2s-after-sft", "w2s"}
     quality = summary["label_quality"]
     assert len(quality) == 5 and all(q["weak_true"] > 0 for q in quality.values())

@@ -197,3 +197,19 @@ def test_runs_on_custom_metadata_are_not_shown_as_the_benchmark(mumbling_runs, b
     (entry,) = entries_from_run(tmp_path / "run")
     assert entry["benchmark"].startswith("mmau_test_mini_custom_") and entry["partial"] is False
     assert entry["provenance"]["metadata_version"] == "unknown"
+
+
+# ---- small things a newcomer notices ---------------------------------------------------------------------------
+
+def test_tiny_model_prints_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "ac_eval", "tiny-model", "--output", str(tmp_path / "t")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.splitlines() == [
+        f"wrote a tiny randomly initialised qwen2-audio checkpoint to {tmp_path / 't'}"], repr(done.stdout)
+
+
+def test_training_progress_names_each_stage_once():
+    from ac_eval.post_training.stages import stage_label
+
+    assert stage_label("sft", "sft") == "sft" and stage_label("grpo", "grpo") == "grpo"
+    assert stage_label("grpo", "strong-only") == "grpo: strong-only"

@@ -204,6 +204,9 @@ def run_demo(output: Path, train_models: bool = False, n_test: int = 120, n_trai
         "grpo_flips": flips,
         "accuracy": {r.name: _accuracy_by_kind(r) for r in evaluated},
         "files": {"data": str(output / "data"), "truth": str(data["truth"]), "runs": str(output / "runs"),
+                  # one run's report and plots stand for every run's (each run folder has its own)
+                  "report": str(output / "runs" / "voter-0" / "report.md"),
+                  "plots": str(output / "runs" / "voter-0" / "plots"),
                   "labels": str(output / "labels.jsonl"), "w2s_model": str(tuned),
                   "leaderboard": str(output / "board" / "leaderboard.json"), "page": str(page)},
     }

@@ -100,7 +100,8 @@ def _tokenizer(specials: list[str], vocab_size: int):
     """The real Qwen2 byte-level BPE pre-tokenizer, trained here on a small corpus in milliseconds."""
     from transformers import Qwen2Tokenizer
 
-    tokenizer = Qwen2Tokenizer().train_new_from_iterator(_corpus(), vocab_size=vocab_size, new_special_tokens=specials)
+    tokenizer = Qwen2Tokenizer().train_new_from_iterator(
+        _corpus(), vocab_size=vocab_size, new_special_tokens=specials, show_progress=False)  # no blank lines on stdout
     tokenizer.eos_token = "<|im_end|>"
     tokenizer.pad_token = "<|endoftext|>"
     tokenizer.padding_side = "left"

@@ -22,6 +22,7 @@ from ac_eval.post_training.stages import (
     optimizer_and_schedule,
     restore,
     setup,
+    stage_label,
 )
 
 EPS = 1e-4  # R1-AQA's (r - mean) / (std + 1e-4)
@@ -127,7 +128,7 @@ def train_grpo(base: str, examples: list, cfg: GRPOStageConfig, stage_dir: Path,
     start = restore(resume, accelerator) if resume else 0
     order = batch_order(len(examples), prompts_per_device * accelerator.num_processes, steps * cfg.grad_accum, cfg.seed)
     main = accelerator.is_main_process
-    with Logger(stage_dir / "log.jsonl", steps, f"grpo {cfg.name}", enabled=main) as logger:
+    with Logger(stage_dir / "log.jsonl", steps, stage_label("grpo", cfg.name), enabled=main) as logger:
         if resume and main:
             logger.progress.console.print(f"resumed {cfg.name} from {resume.name} (step {start} of {steps})")
         logger.skip(start)

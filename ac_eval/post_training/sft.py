@@ -19,6 +19,7 @@ from ac_eval.post_training.stages import (
     optimizer_and_schedule,
     restore,
     setup,
+    stage_label,
 )
 
 
@@ -76,7 +77,7 @@ def train_sft(base: str, examples: list, cfg: StageConfig, stage_dir: Path, devi
     global_batch = cfg.per_device_batch * accelerator.num_processes
     order = batch_order(len(examples), global_batch, steps * cfg.grad_accum, cfg.seed)
     main = accelerator.is_main_process
-    with Logger(stage_dir / "log.jsonl", steps, f"sft {cfg.name}", enabled=main) as logger:
+    with Logger(stage_dir / "log.jsonl", steps, stage_label("sft", cfg.name), enabled=main) as logger:
         if resume and main:
             logger.progress.console.print(f"resumed {cfg.name} from {resume.name} (step {start} of {steps})")
         logger.skip(start)

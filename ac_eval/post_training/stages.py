@@ -300,6 +300,12 @@ def batch_order(n: int, batch: int, steps: int, seed: int) -> list[list[int]]:
     return [order[i * batch : (i + 1) * batch] for i in range(steps)]
 
 
+def stage_label(kind: str, name: str) -> str:
+    """What a stage's progress line is called: its name, with its kind only where the name does not say it
+    ("sft", "grpo: strong-only", not "sft sft")."""
+    return name if kind in name.lower() else f"{kind}: {name}"
+
+
 class Logger:
     """jsonl file + progress (a rich bar on a terminal, log lines otherwise), on the main process only."""
 
