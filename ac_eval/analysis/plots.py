@@ -7,6 +7,9 @@ plot), named in the legend. A group a condition has no scored item for is drawn 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +47,31 @@ def _accuracy(stats: dict | None) -> float | None:
     return stats.get("accuracy")
 
 
-def plot_task(task: str, task_report: dict[str, Any], out_dir: Path) -> list[Path]:
-    fig = task_figure(task, task_report)
+def plot_key(task: str, task_report: dict[str, Any]) -> str:
+    """What a task's picture depends on: the figures it draws and this module's code."""
+    drawn = {"task": task, "conditions": task_report["conditions"], "subset_keys": task_report.get("subset_keys"),
+             "scorer": (task_report.get("scorer") or {}).get("kind"), "code": Path(__file__).read_text()}
+    return hashlib.sha256(json.dumps(drawn, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def plot_task(task: str, task_report: dict[str, Any], out_dir: Path, reuse_from: Path | None = None) -> list[Path]:
+    """`<task>.png` and `.svg` in `out_dir`. Pictures in `reuse_from` (the run folder's last plots) made from the
+    same figures by the same code are copied instead of drawn again (1 s of a rerun from the cache)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{task}.png", out_dir / f"{task}.svg"]
-    for p in paths:
-        tmp = p.with_name(f".{p.name}.tmp{p.suffix}")  # whole or not at all: rendered aside, then renamed
-        fig.savefig(tmp, dpi=120)
-        tmp.replace(p)
+    key, key_file = plot_key(task, task_report), f".{task}.plotkey"
+    old = [reuse_from / p.name for p in paths] if reuse_from else []
+    if old and (reuse_from / key_file).is_file() and (reuse_from / key_file).read_text() == key \
+            and all(p.is_file() for p in old):
+        for src, dst in zip(old, paths):
+            shutil.copyfile(src, dst)
+    else:
+        fig = task_figure(task, task_report)
+        for p in paths:
+            tmp = p.with_name(f".{p.name}.tmp{p.suffix}")  # whole or not at all: rendered aside, then renamed
+            fig.savefig(tmp, dpi=120)
+            tmp.replace(p)
+    (out_dir / key_file).write_text(key)
     return paths
 
 

@@ -61,7 +61,7 @@ def caveats(task_report: dict[str, Any]) -> list[str]:
         share = unparseable_share(stats)
         if share > MOSTLY_UNPARSEABLE:
             out.append(f"{c}: {100 * share:.0f}% of answers unparseable or empty; its accuracy"
-                       + ("" if c == "original" else " and Δ") + " measure the output format, not the audio")
+                       + (" measures" if c == "original" else " and Δ measure") + " the output format, not the audio")
     return out
 
 

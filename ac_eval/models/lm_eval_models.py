@@ -13,7 +13,7 @@ import sys
 import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
@@ -104,6 +104,7 @@ class AudioLMBase(LM):
         self.max_new_tokens_explicit = max_new_tokens is not None
         self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else int(max_new_tokens)
         check_known_args(self.make_backend, backend_args, f"--model {self.MODEL_LABEL}")
+        self.load_hooks: list[Callable[[], None]] = []  # run when a lazily loaded model is loaded (seeding, ...)
         device = self._setup_data_parallel(device)
         self.backend = self.make_backend(device=device, **backend_args)
         self.pretrained = self.backend.pretrained
@@ -192,7 +193,17 @@ class AudioLMBase(LM):
 
     def _prompt(self, context: str) -> str:
         # Without lm-eval's chat templating the context is the bare question: wrap it ourselves.
-        return context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
+        prompt = context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
+        real = getattr(self.backend, "real_prompt", None)  # a lazy backend's pattern-made prompt, rendered for real
+        return real(prompt) if real else prompt
+
+    def backend_loaded(self, backend: Any) -> None:
+        for hook in self.load_hooks:
+            hook()
+
+    @property
+    def model_loaded(self) -> bool:
+        return bool(getattr(self.backend, "loaded", True))
 
     # ---- audio, batch by batch ------------------------------------------------------------------------------
     def _audio(self, payload: dict) -> AudioInput | None | str:
@@ -367,7 +378,11 @@ class HFAudioLM(AudioLMBase):
 
     def make_backend(self, pretrained: str, device: str = "cpu", arch: str = "auto", dtype: str = "float32",
                      revision: str | None = None):
-        return load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision)
+        from ac_eval.models.lazy_backend import LazyBackend
+
+        # Loaded when a request misses the cache (see lazy_backend): a fully cached rerun never loads it.
+        return LazyBackend(lambda: load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision),
+                           pretrained, revision, on_load=self.backend_loaded)
 
 
 @register_model("ac_openai")

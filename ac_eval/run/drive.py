@@ -24,7 +24,8 @@ from ac_eval.evaluation.task_specs import plan as plan_tasks
 from ac_eval.models.catalogue import ModelSpec, resolve_model
 from ac_eval.models.checkpoints import check_pretrained
 from ac_eval.paths import TASKS_DIR
-from ac_eval.run.folder import RunConfig, check_output_folder, model_provenance, write_outputs
+from ac_eval.run.deferred_imports import defer_heavy_imports
+from ac_eval.run.folder import RunConfig, check_output_folder, environment, model_provenance, write_outputs
 
 
 class NoAudioError(RuntimeError):
@@ -37,6 +38,7 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     from ac_eval.console import make_console
     from ac_eval.files import FolderLock
 
+    defer_heavy_imports()  # before lm-eval is imported: its datasets and pandas are imported only if used
     console = console or make_console()
     model = resolve_model(cfg.model, cfg.model_args)
     check_settings(cfg, model)
@@ -169,9 +171,7 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     # run needs (matplotlib's import, 0.4-0.8 s) starts now, beside the model's loading (which spends much of its time
     # in C, outside the GIL), instead of after it. Measured: 1 s less per run on 2 cores.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ac-eval-startup")
-    env_info = background.submit(_lm_eval_env_info)
     background.submit(_import_plotting)
-    _patch_lm_eval(env_info)
 
     from lm_eval.api.registry import get_model
 
@@ -180,7 +180,11 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     out = Path(cfg.output_path)
     (out / "cache").mkdir(parents=True, exist_ok=True)
     lm = get_model(model.lm_eval_model).create_from_arg_obj(dict(model.values), {"batch_size": cfg.batch_size})
+    env_info = _when_the_model_loads(cfg, model, lm, background)
+    _patch_lm_eval(env_info)
     samples, lm_results = evaluate(cfg, model, plan, lm, out)
+    if lm.rank == 0 and hasattr(lm.backend, "save_memo"):
+        lm.backend.save_memo()
     computed = lm.gather_object(len(getattr(lm, "items_computed", ())))  # every rank, before the others leave
     if lm.rank != 0:
         return {}
@@ -194,6 +198,27 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     report = write_outputs(cfg, model, plan, samples, lm_results, out)
     print_report(report, console)
     return report
+
+
+def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background) -> dict:
+    """A lazily loaded model (see models/lazy_backend) is seeded when it loads, and lm-eval's environment report
+    (torch's, which imports torch: 2 s) is collected then, beside the load; a run that never loads the model
+    reports the versions without it. Returns {"future": ...} that `_patch_lm_eval` reads."""
+    env: dict[str, Any] = {}
+    if getattr(lm.backend, "memo_path", "absent") is None:  # a lazy checkpoint backend: its memo beside the cache
+        lm.backend.memo_path = Path(cache_prefix(cfg, model) + "-prompts.json")
+
+    def loaded() -> None:
+        import torch
+
+        torch.manual_seed(cfg.seed)  # what lm-eval's torch_random_seed did before the model existed
+        env["future"] = background.submit(_lm_eval_env_info)
+
+    if getattr(lm, "model_loaded", True):
+        env["future"] = background.submit(_lm_eval_env_info)
+    else:
+        lm.load_hooks.append(loaded)
+    return env
 
 
 def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, out: Path) -> tuple[dict, dict]:
@@ -232,7 +257,7 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
             use_cache=cache,
             random_seed=cfg.seed,
             numpy_random_seed=cfg.seed,
-            torch_random_seed=cfg.seed,
+            torch_random_seed=cfg.seed if getattr(lm, "model_loaded", True) else None,  # else seeded on load
             evaluation_tracker=tracker,
         )
         if cache:
@@ -258,17 +283,25 @@ def _about_the_model(model: ModelSpec, lm: Any, plan: list[TaskSpec], configs: d
 
     return {
         "model": model_provenance(model, lm),
-        "timing": {**getattr(lm, "timing", {}), "world_size": lm.world_size},
+        "timing": {**getattr(lm, "timing", {}), "world_size": lm.world_size,
+                   "model_loaded": getattr(lm, "model_loaded", True)},
         "chat_template": lm.chat_template() if hasattr(lm, "chat_template") else None,
         "generation": {spec.name: generation(spec) for spec in plan},
     }
 
 
-def _patch_lm_eval(env_info) -> None:
-    """lm-eval's environment report comes from the background thread; its git hash without git's stderr noise."""
+def _patch_lm_eval(env_info: dict) -> None:
+    """lm-eval's environment report comes from the background thread (or, when no model was loaded, the versions
+    without torch's report); its git hash without git's stderr noise."""
     import lm_eval.evaluator
 
-    lm_eval.evaluator.add_env_info = lambda storage: storage.update(env_info.result())
+    def add_env_info(storage: dict) -> None:
+        future = env_info.get("future")
+        storage.update(future.result() if future else {
+            "pretty_env_info": "not collected: no model was loaded (every request came from the request cache)",
+            **{f"{k}_version" if k != "python" else "python": v for k, v in environment().items()}})
+
+    lm_eval.evaluator.add_env_info = add_env_info
     lm_eval.evaluator.get_git_commit_hash = _quiet_git_hash  # lm-eval's prints "fatal: not a git repository"
 
 

@@ -224,7 +224,7 @@ def _write_run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: 
     report = results_document(cfg, model, plan, lm_results, tasks_report, run_id)
     from ac_eval.analysis.plots import plot_task
 
-    report["plots"] = {t: [str(out / p.relative_to(stage)) for p in plot_task(t, tr, stage / "plots")]
+    report["plots"] = {t: [str(out / p.relative_to(stage)) for p in plot_task(t, tr, stage / "plots", out / "plots")]
                        for t, tr in tasks_report.items()}
     write_text(stage / "report.md", to_markdown(report))
     write_text(stage / "results.json", json.dumps(report, indent=2, default=str))
