@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
     for line in preflight_audio(cfg, plan):
         console.print(f"warning: {line}", style="yellow")
     check_model(model)  # after the tasks and the clips: those mistakes are said before the hub is asked
+    if int(os.environ.get("RANK", "0")) == 0:  # a first line at once, before lm-eval and the model (stderr: logs)
+        tasks = sorted({spec.base for spec in plan})
+        conditions = list(dict.fromkeys(spec.condition for spec in plan))
+        who = model.args.get("pretrained") or model.args.get("model") or model.given
+        print(f"ac-eval: {who} on {', '.join(tasks)} ({', '.join(conditions)}; {cfg.mode}) -> "
+              f"{cfg.output_path}", file=sys.stderr, flush=True)
     if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 holds the lock and writes the outputs
         return _run(cfg, model, plan, console)
     with FolderLock(cfg.output_path):
