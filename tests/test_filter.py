@@ -111,3 +111,25 @@ def test_three_tiny_checkpoints_labels_subset_run_report_picture(bench_root, tmp
     assert report["tasks"]["mmau_test_mini_strong"]["conditions"]["silent"]["n_total"] == n_strong
     assert main(["split-report", *map(str, runs), "--labels", str(labels), "--output", str(tmp_path / "split")]) == 0
     assert (tmp_path / "split" / "split_report.md").exists()
+
+
+def test_audiomcq_is_a_runnable_task_whose_silent_runs_label_it(tmp_path):
+    """The paper labels its training data as it labels benchmarks: each item asked with silence, k of 3 voters."""
+    from ac_eval.testing.stub_models import write_stub
+
+    src = _audiomcq(tmp_path)
+    planted = ["q1", "q2", "q5"]  # answered without the audio by every listener
+    runs = []
+    for i, (behaviour, seed) in enumerate([("listener", 1), ("listener", 2), ("guesser", 3)]):
+        stub = write_stub(tmp_path / f"stub{i}", behaviour, "audiomcq", src, "train", planted, seed)
+        out = tmp_path / f"run{i}"
+        assert main(["run", "--model_args", f"pretrained={stub}", "--tasks", "audiomcq", "--conditions", "silent",
+                     "--data_dir", str(tmp_path), "--output_path", str(out)]) == 0
+        runs.append(str(out))
+    rows = [json.loads(line) for line in (tmp_path / "run0" / "samples.jsonl").open()]
+    assert len(rows) == 12 and {r["benchmark"] for r in rows} == {"audiomcq"}
+    results = json.loads((tmp_path / "run0" / "results.json").read_text())["tasks"]["audiomcq"]
+    assert results["conditions"]["silent"]["accuracy_official"] is None  # AudioMCQ has no official scorer
+    assert main(["labels", *runs, "--output", str(tmp_path / "labels.jsonl")]) == 0
+    labels = read_labels(tmp_path / "labels.jsonl")
+    assert len(labels) == 12 and {i for i, lbl in labels.items() if lbl == "weak"} >= set(planted)

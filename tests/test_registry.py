@@ -123,4 +123,4 @@ def test_cli_choices_follow_the_registry(toybench):
     args = build_parser().parse_args(["score", "--benchmark", "toybench", "--predictions", "p", "--output", "o"])
     assert args.benchmark == "toybench"
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["score", "--benchmark", "audiomcq", "--predictions", "p", "--output", "o"])
+        build_parser().parse_args(["score", "--benchmark", "nosuchbench", "--predictions", "p", "--output", "o"])

@@ -310,6 +310,26 @@ def _patch_lm_eval(env_info: dict) -> None:
 
     lm_eval.evaluator.add_env_info = add_env_info
     lm_eval.evaluator.get_git_commit_hash = _quiet_git_hash  # lm-eval's prints "fatal: not a git repository"
+    _request_cache_without_stack_capture()
+
+
+def _request_cache_without_stack_capture() -> None:
+    """lm-eval's request cache is a SqliteDict, which by default captures the caller's stack on every query (for
+    its error messages): two thirds of a cached rerun's time went to `traceback.extract_stack`. lm-eval imports the
+    class when it opens the cache, so the module attribute is what it gets."""
+    import sqlitedict
+
+    if getattr(sqlitedict.SqliteDict, "_ac_eval_no_outer_stack", False):
+        return
+
+    class SqliteDict(sqlitedict.SqliteDict):
+        _ac_eval_no_outer_stack = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("outer_stack", False)
+            super().__init__(*args, **kwargs)
+
+    sqlitedict.SqliteDict = SqliteDict
 
 
 def _lm_eval_env_info() -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""AudioMCQ training data (jsonl): four options, answer text, and the label under the key "audio-contribution"."""
+"""AudioMCQ training data (jsonl): four options, answer text, and the label under the key "audio-contribution".
+
+Runnable as a task (`ac-eval run --tasks audiomcq --data_dir ROOT --conditions silent`, the file under
+ROOT/audiomcq/): the paper labels its training data by asking models each item with silence, exactly as it labels
+the benchmarks. Answers are scored with the MMAU/MMAR string match after R1-AQA's extraction; AudioMCQ has no
+official scorer, so its figures are never called official."""
 
 from __future__ import annotations
 
@@ -19,6 +24,5 @@ BENCHMARK = Benchmark(
     subset_keys=("source_dataset", "question_type"),
     audio_key="audio_path",
     official_rule=None,  # training data: no official scorer
-    evaluated=False,
     find_metadata=_find_metadata,
 )
