@@ -34,7 +34,7 @@ def test_a_mistyped_local_folder_is_not_taken_for_a_hub_id(no_hub, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "tiny-qwen2-audio").mkdir(parents=True)
     (tmp_path / "runs" / "tiny-qwen2-audio" / "config.json").write_text("{}")
-    with pytest.raises(CheckpointNotFound, match=r"checkpoint folder not found.*did you mean runs/tiny-qwen2-audio\?"):
+    with pytest.raises(CheckpointNotFound, match=r"checkpoint folder not found: runs/tiny-qwen2-audoi .*did you mean runs/tiny-qwen2-audio\?"):
         check_pretrained("runs/tiny-qwen2-audoi")
     assert no_hub == []  # a local path never asks the hub
     check_pretrained("runs/tiny-qwen2-audio")  # the folder itself is fine

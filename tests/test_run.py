@@ -16,7 +16,7 @@ def names(specs):
 
 def test_task_names_and_conditions():
     specs = builtin_specs()
-    assert {s.base for s in specs.values()} == {"mmau_test_mini", "mmau_test", "mmar", "mmsu"}
+    assert {s.base for s in specs.values()} == {"mmau_test_mini", "mmau_test", "mmar", "mmsu", "audiomcq"}
     assert specs["mmau_test"].split == "test" and specs["mmsu"].benchmark == "mmsu" and specs["mmau"].base == "mmau_test_mini"
     assert names(plan(["mmau", "mmar"], ["original", "silent"])) == [
         "mmau_test_mini", "mmau_test_mini_silent", "mmar", "mmar_silent"]

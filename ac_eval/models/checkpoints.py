@@ -85,9 +85,9 @@ def check_pretrained(name: str, revision: str | None = None, option: str = "pret
         return
     if _looks_local(name):
         near = _near_names(path)
-        raise CheckpointNotFound(f"{option}={name}: checkpoint folder not found"
-                                 + (f" (did you mean {' or '.join(near)}?)" if near else "")
-                                 + "; give a local folder or a hub id like Org/Name")
+        raise CheckpointNotFound(f"checkpoint folder not found: {name} ({option}="
+                                 + (f"; did you mean {' or '.join(near)}?" if near else "")
+                                 + "); give a local folder or a hub id like Org/Name")
     if in_hub_cache(name, revision):
         return
     where = "not a local folder and not in the hub cache"

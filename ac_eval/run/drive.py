@@ -102,7 +102,6 @@ def check_model(model: ModelSpec) -> None:
         if not pretrained:
             raise ValueError(f"--model {model.given} needs model_args pretrained=DIR_OR_HUB_ID "
                              f"(got {model.given_text()!r})")
-        check_pretrained(str(pretrained), args.get("revision"))
     device = args.get("device", "")
     if device.startswith("cuda"):
         import torch
@@ -110,6 +109,8 @@ def check_model(model: ModelSpec) -> None:
         if not torch.cuda.is_available():
             raise ValueError(f"device={device} but this machine has no CUDA GPU (torch {torch.__version__}): "
                              "use --device cpu")
+    if model.lm_eval_model in ("ac_hf", "ac_vllm"):  # last: it may ask the hub (a second at most)
+        check_pretrained(str(args["pretrained"]), args.get("revision"))
 
 
 def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
