@@ -191,7 +191,7 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     env_info = _when_the_model_loads(cfg, model, lm, background)
     _patch_lm_eval(env_info)
     samples, lm_results = evaluate(cfg, model, plan, lm, out)
-    if lm.rank == 0 and hasattr(lm.backend, "save_memo"):
+    if lm.rank == 0 and hasattr(getattr(lm, "backend", None), "save_memo"):
         lm.backend.save_memo()
     computed = lm.gather_object(len(getattr(lm, "items_computed", ())))  # every rank, before the others leave
     if lm.rank != 0:
@@ -212,8 +212,10 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
     """A lazily loaded model (see models/lazy_backend) is seeded when it loads, and lm-eval's environment report
     (torch's, which imports torch: 2 s) is collected then, beside the load; a run that never loads the model
     reports the versions without it. Returns {"future": ...} that `_patch_lm_eval` reads."""
+    from ac_eval.models.lazy_backend import LazyBackend
+
     env: dict[str, Any] = {}
-    if getattr(lm.backend, "memo_path", "absent") is None:  # a lazy checkpoint backend: its memo beside the cache
+    if isinstance(getattr(lm, "backend", None), LazyBackend):  # its prompt memo lives beside the request cache
         lm.backend.memo_path = Path(cache_prefix(cfg, model) + "-prompts.json")
 
     def loaded() -> None:
