@@ -1,11 +1,12 @@
 """Modules lm-eval imports at its top that an ac-eval run never uses, imported only if something does use them.
 
 lm-eval imports Hugging Face `datasets` in its task and logger modules (0.9 s here, with pyarrow), its W&B logger,
-which imports `pandas` (0.4 s), and `sacrebleu` for its text metrics, although ac-eval's tasks read their records
-themselves (as a list of docs, see `lm_eval_hooks.DocList`) and a run neither pushes to the hub nor logs to W&B. Until something really
-uses one of them, a stand-in sits in `sys.modules`: it holds the names lm-eval imports from it at module level, as
-thin functions that import the real module when called, and any other attribute imports the real module and is
-read from it. A cached rerun is then seconds, not the 18 s a newcomer measured.
+which imports `pandas` (0.4 s), `sacrebleu` for its text metrics and `requests` for two HTTP helpers, although
+ac-eval's tasks read their records themselves (as a list of docs, see `lm_eval_hooks.DocList`) and a run neither
+pushes to the hub nor logs to W&B. Until something really uses one of them, a stand-in sits in `sys.modules`: it
+holds the names lm-eval imports from it at module level, as thin functions that import the real module when
+called, and any other attribute imports the real module and is read from it. A cached rerun is then seconds, not
+the 18 s a newcomer measured.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DEFERRED: dict[str, tuple[str, ...]] = {
     "datasets.utils.metadata": ("MetadataConfigs",),
     "lm_eval.loggers.wandb_logger": ("WandbLogger",),
     "sacrebleu": (),  # lm-eval's BLEU/chrF metrics, for text tasks (0.13 s)
+    "requests": (),  # lm-eval's utils use it inside two HTTP helpers only (0.23 s)
 }
 
 

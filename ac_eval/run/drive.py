@@ -179,7 +179,6 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     # run needs (matplotlib's import, 0.4-0.8 s) starts now, beside the model's loading (which spends much of its time
     # in C, outside the GIL), instead of after it. Measured: 1 s less per run on 2 cores.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ac-eval-startup")
-    background.submit(_import_plotting)
 
     from lm_eval.api.registry import get_model
 
@@ -210,8 +209,8 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
 
 def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background) -> dict:
     """A lazily loaded model (see models/lazy_backend) is seeded when it loads, and lm-eval's environment report
-    (torch's, which imports torch: 2 s) is collected then, beside the load; a run that never loads the model
-    reports the versions without it. Returns {"future": ...} that `_patch_lm_eval` reads."""
+    (torch's, which imports torch: 2 s) and matplotlib's import start then, beside the load; a run that never
+    loads the model reports the versions without torch's report. Returns {"future": ...} for `_patch_lm_eval`."""
     from ac_eval.models.lazy_backend import LazyBackend
 
     env: dict[str, Any] = {}
@@ -222,10 +221,16 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
         import torch
 
         torch.manual_seed(cfg.seed)  # what lm-eval's torch_random_seed did before the model existed
+        start_background()
+
+    def start_background() -> None:
+        # matplotlib too: a run that computes will draw new plots; one served from the cache copies them, and an
+        # import in a thread would still hold the GIL for most of its second.
         env["future"] = background.submit(_lm_eval_env_info)
+        background.submit(_import_plotting)
 
     if getattr(lm, "model_loaded", True):
-        env["future"] = background.submit(_lm_eval_env_info)
+        start_background()
     else:
         lm.load_hooks.append(loaded)
     return env
