@@ -325,7 +325,7 @@ def cmd_leaderboard(args) -> int:
     target = Path(args.output or args.board)
     entries = [e for run_dir in args.paths for e in entries_from_run(Path(run_dir))]
     existing = None
-    if args.action == "add" or (target / "leaderboard.json").exists() and not args.replace:
+    if args.action == "add" or ((target / "leaderboard.json").exists() and not args.replace):
         existing = load_board(target / "leaderboard.json")
     if args.action == "publish" and not args.no_reported:
         entries += reported_entries()

@@ -23,9 +23,15 @@ def refuse_overwriting(outputs: Iterable[str | Path], inputs: Iterable[str | Pat
 
 
 def current_umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it; put it back at once
-    os.umask(mask)
-    return mask
+    """The process's umask: read from /proc where Linux gives it (setting it to read it races with other threads
+    creating files), else set and put back at once."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -172,7 +172,7 @@ def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None
     loaded = hooks.load_cached(spec.benchmark, str(meta_path), spec.split)
     scorer = next((t.scorer for t in tasks if t.scorer), None)
     withheld = not get_benchmark(spec.benchmark).answers_public(spec.split)
-    n_items = len(tasks[0].records)
+    n_items = min(len(t.records) for t in tasks)  # items, not asks: silent-rotated asks each item k times
     partial = ({"limit": cfg.limit, "n_items": n_items, "n_records": len(loaded.records)}
                if cfg.limit is not None and n_items < len(loaded.records) else None)
     return build_task_report(
