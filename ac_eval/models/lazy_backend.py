@@ -52,8 +52,8 @@ class LazyBackend:
     """Stands in for a backend (see the module docstring); anything but the prompt-building attributes loads it."""
 
     def __init__(self, load: Callable[[], Any], pretrained: str, revision: str | None = None,
-                 on_load: Callable[[Any], None] | None = None):
-        self._load, self._on_load = load, on_load
+                 on_load: Callable[[Any], None] | None = None, before_load: Callable[[], None] | None = None):
+        self._load, self._on_load, self._before_load = load, on_load, before_load
         self._backend: Any = None
         self.pretrained = pretrained
         self._revision = revision
@@ -71,6 +71,8 @@ class LazyBackend:
 
     def real(self) -> Any:
         if self._backend is None:
+            if self._before_load:  # work that can run beside the load (it spends most of its time outside the GIL)
+                self._before_load()
             self._backend = self._load()
             # The patterns this checkpoint's template gives; each prompt rendered from here on checks them.
             self._patterns = {key: self._pattern(system) for key, system in (("system", SYSTEM), ("none", None))}

@@ -105,6 +105,7 @@ class AudioLMBase(LM):
         self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else int(max_new_tokens)
         check_known_args(self.make_backend, backend_args, f"--model {self.MODEL_LABEL}")
         self.load_hooks: list[Callable[[], None]] = []  # run when a lazily loaded model is loaded (seeding, ...)
+        self.before_load_hooks: list[Callable[[], None]] = []  # run as it starts loading (background work)
         device = self._setup_data_parallel(device)
         self.backend = self.make_backend(device=device, **backend_args)
         self.pretrained = self.backend.pretrained
@@ -196,6 +197,10 @@ class AudioLMBase(LM):
         prompt = context if self.backend.audio_token in context else self.backend.chat_prompt(context, None)
         real = getattr(self.backend, "real_prompt", None)  # a lazy backend's pattern-made prompt, rendered for real
         return real(prompt) if real else prompt
+
+    def backend_loading(self) -> None:
+        for hook in self.before_load_hooks:
+            hook()
 
     def backend_loaded(self, backend: Any) -> None:
         for hook in self.load_hooks:
@@ -382,7 +387,7 @@ class HFAudioLM(AudioLMBase):
 
         # Loaded when a request misses the cache (see lazy_backend): a fully cached rerun never loads it.
         return LazyBackend(lambda: load_backend(pretrained, arch=arch, dtype=dtype, device=device, revision=revision),
-                           pretrained, revision, on_load=self.backend_loaded)
+                           pretrained, revision, on_load=self.backend_loaded, before_load=self.backend_loading)
 
 
 @register_model("ac_openai")

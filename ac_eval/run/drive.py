@@ -208,9 +208,10 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
 
 
 def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background) -> dict:
-    """A lazily loaded model (see models/lazy_backend) is seeded when it loads, and lm-eval's environment report
-    (torch's, which imports torch: 2 s) and matplotlib's import start then, beside the load; a run that never
-    loads the model reports the versions without torch's report. Returns {"future": ...} for `_patch_lm_eval`."""
+    """A lazily loaded model (see models/lazy_backend) is seeded once loaded; lm-eval's environment report (torch's,
+    which imports torch: 2 s) and matplotlib's import start as it starts loading, beside the load (which spends
+    most of its time outside the GIL). A run that never loads the model reports the versions without torch's
+    report. Returns {"future": ...} for `_patch_lm_eval`."""
     from ac_eval.models.lazy_backend import LazyBackend
 
     env: dict[str, Any] = {}
@@ -221,17 +222,17 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
         import torch
 
         torch.manual_seed(cfg.seed)  # what lm-eval's torch_random_seed did before the model existed
-        start_background()
 
     def start_background() -> None:
-        # matplotlib too: a run that computes will draw new plots; one served from the cache copies them, and an
-        # import in a thread would still hold the GIL for most of its second.
+        # Not before a model is needed: a run served from the cache copies its plots, and an import in a thread
+        # would still hold the GIL for most of its second.
         env["future"] = background.submit(_lm_eval_env_info)
         background.submit(_import_plotting)
 
     if getattr(lm, "model_loaded", True):
         start_background()
-    else:
+    else:  # beside the model's loading, as before it was lazy
+        lm.before_load_hooks.append(start_background)
         lm.load_hooks.append(loaded)
     return env
 
