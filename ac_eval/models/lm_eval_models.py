@@ -71,7 +71,8 @@ def pick_device(device: str) -> str:
         chosen = "cuda" if device == "auto" and torch.cuda.is_available() else "cpu"
         if chosen != device and device != "auto":
             print(f"ac-eval: no CUDA GPU on this machine (torch {torch.__version__}): running on the CPU instead "
-                  f"of lm-eval's default device {device}", file=sys.stderr)
+                  f"of {device}, the device lm-eval passed (its default; device= in --model_args is kept as given)",
+                  file=sys.stderr)
         return chosen
     return device
 
