@@ -42,14 +42,15 @@ def hub_offline() -> bool:
     return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def in_hub_cache(repo_id: str, revision: str | None = None) -> bool:
+def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The folder of a hub id's snapshot in the local hub cache (one that holds its config.json), or None."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
         found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     except ValueError:  # not a valid repo id (huggingface_hub's HFValidationError is a ValueError)
-        return False
-    return isinstance(found, str)
+        return None
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def hub_endpoint() -> str:
@@ -88,7 +89,7 @@ def check_pretrained(name: str, revision: str | None = None, option: str = "pret
         raise CheckpointNotFound(f"checkpoint folder not found: {name} ({option}="
                                  + (f"; did you mean {' or '.join(near)}?" if near else "")
                                  + "); give a local folder or a hub id like Org/Name")
-    if in_hub_cache(name, revision):
+    if cached_snapshot(name, revision):
         return
     where = "not a local folder and not in the hub cache"
     if hub_offline():

@@ -26,16 +26,10 @@ MEMO_VERSION = 1
 
 def checkpoint_folder(pretrained: str, revision: str | None = None) -> Path | None:
     """The local folder a `pretrained=` names: itself, or a hub id's snapshot in the local hub cache."""
-    path = Path(pretrained).expanduser()
-    if path.is_dir():
-        return path
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    from ac_eval.models.checkpoints import cached_snapshot
 
-        found = try_to_load_from_cache(pretrained, "config.json", revision=revision)
-    except ValueError:  # not a hub id
-        return None
-    return Path(found).parent if isinstance(found, str) else None
+    path = Path(pretrained).expanduser()
+    return path if path.is_dir() else cached_snapshot(pretrained, revision)
 
 
 def fingerprint(folder: Path) -> str:
@@ -62,7 +56,6 @@ class LazyBackend:
         self._from_pattern: dict[str, tuple[str, str | None]] = {}  # prompt made from the pattern -> its text
         self._patterns: dict[str, str | None] = {}
         self._mismatches = 0  # prompts the pattern would have made otherwise than the processor did
-        self.pattern_prompts = 0
 
     # ---- loading -------------------------------------------------------------------------------------------
     @property
@@ -133,7 +126,6 @@ class LazyBackend:
             return prompt
         prompt = _fill(pattern, user_text, system)
         self._from_pattern[prompt] = (user_text, system)
-        self.pattern_prompts += 1
         return prompt
 
     def real_prompt(self, prompt: str) -> str:
