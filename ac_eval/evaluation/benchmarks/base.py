@@ -9,7 +9,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from array import array
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ac_eval.evaluation.benchmarks.versions import version_label
 from ac_eval.evaluation.records import AudioRef, Record
@@ -31,7 +32,10 @@ class LoadedBenchmark:
     version: str = "unknown"
 
     def issue_counts(self) -> dict[str, int]:
-        counts = Counter(issue for r in self.records for issue in r.issues)
+        if isinstance(self.records, LazyRecords):  # counted while the file was scanned
+            counts = Counter(self.records.issue_counts)
+        else:
+            counts = Counter(issue for r in self.records for issue in r.issues)
         counts.update(f"skipped: {s['reason'].split(':')[0]}" for s in self.skipped)
         return dict(counts)
 
@@ -111,30 +115,128 @@ def build_records(
     """
     sha = file_sha256(source) if source.is_file() else ""
     loaded = LoadedBenchmark(benchmark, str(source), [], sha256=sha, version=version_label(sha) if sha else "unknown")
-    seen: Counter[str] = Counter()
     rows = list(rows)
-    in_file = {str(row.get("id")) for row in rows if isinstance(row, dict)}  # a renamed duplicate takes none of these
+    ids = _Renamer({str(row.get("id")) for row in rows if isinstance(row, dict)})
     for index, row in enumerate(rows):
-        rid = row.get("id") if isinstance(row, dict) else None
-        try:
-            if not isinstance(row, dict):
-                raise ValueError(f"record is a {type(row).__name__}, not an object")
-            record = convert(row)
-            _check_record(record, answers_public)
-        except (KeyError, ValueError, TypeError) as e:
-            reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            loaded.skipped.append({"index": index, "id": rid, "reason": f"malformed: {reason}"})
-            continue
-        seen[record.id] += 1
-        if seen[record.id] > 1:
+        record = _record_or_skip(index, row, convert, answers_public, loaded.skipped)
+        if record is not None:
+            ids.rename(record)
+            loaded.records.append(record)
+    return loaded
+
+
+def _record_or_skip(index: int, row: Any, convert: Callable[[dict[str, Any]], Record], answers_public: bool,
+                    skipped: list[dict[str, Any]]) -> Record | None:
+    """One row as a checked Record, or None with the reason appended to `skipped`."""
+    rid = row.get("id") if isinstance(row, dict) else None
+    try:
+        if not isinstance(row, dict):
+            raise ValueError(f"record is a {type(row).__name__}, not an object")
+        record = convert(row)
+        _check_record(record, answers_public)
+    except (KeyError, ValueError, TypeError) as e:
+        reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+        skipped.append({"index": index, "id": rid, "reason": f"malformed: {reason}"})
+        return None
+    return record
+
+
+class _Renamer:
+    """A repeated id becomes `X#dup2`, `X#dup3`, ...; a new id never takes one the file holds (X, X, X#dup2)."""
+
+    def __init__(self, in_file: set[str]):
+        self.in_file = in_file
+        self.seen: Counter[str] = Counter()
+
+    def rename(self, record: Record) -> bool:
+        """Rename `record` in place if its id was seen before; True when it was."""
+        self.seen[record.id] += 1
+        if self.seen[record.id] == 1:
+            return False
+        record.issues.append("duplicate_id")
+        new_id = f"{record.id}#dup{self.seen[record.id]}"
+        while new_id in self.seen or new_id in self.in_file:
+            self.seen[record.id] += 1
+            new_id = f"{record.id}#dup{self.seen[record.id]}"
+        self.seen[new_id] += 1
+        record.id = new_id
+        return True
+
+
+# A jsonl file this large (AudioMCQ's 571k training items: hundreds of MB, 2.5 KB of Python objects per record) is
+# not held in memory: its records are read from disk when asked for (`LazyRecords`).
+STREAM_BYTES = 32 << 20
+
+
+class LazyRecords(Sequence):
+    """The records of a large jsonl file, read from disk when asked for: record i is the i-th usable line. A slice
+    is another `LazyRecords` (no reading); iterating reads the lines in file order. Built by `scan_jsonl`, which
+    read the file once to check every line, exactly as `build_records` would (skips, renamed duplicates)."""
+
+    def __init__(self, path: Path, offsets: array, convert: Callable[[dict[str, Any]], Record],
+                 answers_public: bool, renames: dict[int, str], issue_counts: Counter):
+        self.path, self.offsets, self.convert, self.renames = path, offsets, convert, renames
+        self.answers_public = answers_public
+        self.issue_counts = issue_counts  # over the whole file, not this slice: for the load report
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return LazyRecords(self.path, self.offsets[i], self.convert, self.answers_public, self.renames,
+                               self.issue_counts)
+        with open(self.path, "rb") as f:
+            return self._read(f, self.offsets[i])
+
+    def __iter__(self) -> Iterator[Record]:
+        with open(self.path, "rb") as f:
+            for offset in self.offsets:
+                yield self._read(f, offset)
+
+    def _read(self, f, offset: int) -> Record:
+        f.seek(offset)
+        record = self.convert(json.loads(f.readline()))
+        _check_record(record, self.answers_public)  # it notes what is odd (answer not a choice) on the record
+        if offset in self.renames:
             record.issues.append("duplicate_id")
-            new_id = f"{record.id}#dup{seen[record.id]}"
-            while new_id in seen or new_id in in_file:  # X, X, X#dup2: every id stays unique
-                seen[record.id] += 1
-                new_id = f"{record.id}#dup{seen[record.id]}"
-            seen[new_id] += 1
-            record.id = new_id
-        loaded.records.append(record)
+            record.id = self.renames[offset]
+        return record
+
+
+def scan_jsonl(benchmark: str, path: Path, convert: Callable[[dict[str, Any]], Record],
+               answers_public: bool = True) -> LoadedBenchmark:
+    """`build_records` over a jsonl file without holding its records: two passes (the file's ids, then each line
+    checked), keeping each usable line's byte offset. The same records, skips and renames, in bounded memory."""
+    def lines():
+        with open(path, "rb") as f:
+            offset = 3 if f.read(3) == b"\xef\xbb\xbf" else 0  # a byte-order mark is not part of the JSON
+            f.seek(offset)
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        yield lineno, offset, json.loads(line)
+                    except UnicodeDecodeError as e:
+                        raise MetadataError(f"{path}:{lineno}: not UTF-8 text ({e.reason}); save it as UTF-8") from e
+                    except RecursionError as e:
+                        raise MetadataError(f"{path}:{lineno}: JSON nested too deeply to be a record") from e
+                    except json.JSONDecodeError as e:
+                        raise MetadataError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+                offset += len(line)
+
+    sha = file_sha256(path)
+    loaded = LoadedBenchmark(benchmark, str(path), [], sha256=sha, version=version_label(sha))
+    ids = _Renamer({str(row.get("id")) for _, _, row in lines() if isinstance(row, dict)})
+    offsets, renames, issues = array("q"), {}, Counter()
+    for index, (_, offset, row) in enumerate(lines()):
+        record = _record_or_skip(index, row, convert, answers_public, loaded.skipped)
+        if record is None:
+            continue
+        if ids.rename(record):
+            renames[offset] = record.id
+        offsets.append(offset)
+        issues.update(record.issues)
+    loaded.records = LazyRecords(path, offsets, convert, answers_public, renames, issues)  # type: ignore[assignment]
     return loaded
 
 
@@ -280,6 +382,8 @@ class Benchmark:
         path = Path(path)
         if self.load_path and (path.is_dir() or path.suffix not in (".json", ".jsonl")):
             return self.load_path(path, split)
+        convert = lambda row: self.record_from_row(row, path.parent, split)  # noqa: E731
+        if path.suffix == ".jsonl" and path.is_file() and path.stat().st_size > STREAM_BYTES:
+            return scan_jsonl(self.name, path, convert, self.answers_public(split))
         rows = read_json_records(path)
-        return build_records(self.name, rows, lambda row: self.record_from_row(row, path.parent, split), path,
-                             self.answers_public(split))
+        return build_records(self.name, rows, convert, path, self.answers_public(split))
