@@ -34,15 +34,19 @@ def current_umask() -> int:
         return mask
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` atomically: readers see the old file or the new one, never a part."""
+def write_text(path: str | Path, text: str | Iterable[str]) -> Path:
+    """Write `text` (a string, or pieces written as they come: a file too large to build in memory) to `path`
+    atomically: readers see the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; a published file follows the umask
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                f.writelines(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -57,7 +61,7 @@ def write_json(path: str | Path, data: Any, **kwargs: Any) -> Path:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
-    return write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+    return write_text(path, (json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
 
 
 def copy_file(source: str | Path, target: str | Path) -> Path:

@@ -55,8 +55,10 @@ def caveats(task_report: dict[str, Any]) -> list[str]:
     out = []
     partial = task_report.get("partial")
     if partial:
+        how = ", ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in partial.items()
+                        if k in ("limit", "shard") and v is not None)
         out.append(f"partial run: {partial['n_items']} of the benchmark's {partial['n_records']} items "
-                   f"(--limit {partial['limit']:g}); not comparable with full-benchmark figures")
+                   f"({how}); not comparable with full-benchmark figures")
     for c, stats in task_report["conditions"].items():
         share = unparseable_share(stats)
         if share > MOSTLY_UNPARSEABLE:

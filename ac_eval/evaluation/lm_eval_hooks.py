@@ -12,7 +12,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ac_eval.evaluation.benchmarks import LoadedBenchmark, load_benchmark, metadata_path
 from ac_eval.evaluation.conditions import get_condition
@@ -71,18 +71,18 @@ def record_from_doc(doc: dict[str, Any]) -> Record:
     )
 
 
-def confine_audio(records: list[Record], root: str | Path, allow: bool = False) -> list[Record]:
+def confine_audio(records: Sequence[Record], root: str | Path, allow: bool = False) -> list[Record]:
     """Audio paths must stay inside the data root (the metadata's folder, or the root a subset task names): a path
     that leaves it (`../../x.wav`, an absolute path elsewhere) is marked, and reading it becomes that item's
     counted audio error naming the path, unless `allow`."""
     if allow:
-        return records
+        return list(records)
     from dataclasses import replace
 
     return [r if r.audio.confined_to(root) is r.audio else replace(r, audio=r.audio.confined_to(root)) for r in records]
 
 
-def select_records(records: list[Record], limit: float | None) -> list[Record]:
+def select_records(records: Sequence[Record], limit: float | None) -> Sequence[Record]:
     """The first N records, or a fraction of them when 0 < limit < 1."""
     if limit is None:
         return records
@@ -98,6 +98,7 @@ def load_docs(
     prompt: str = "audiomcq",
     metadata_file: str | None = None,
     limit_items: float | None = None,
+    item_range: list[int] | None = None,
     extraction: str = "r1-aqa",
     mode: str = "generate",
     audio_root: str | None = None,
@@ -109,13 +110,16 @@ def load_docs(
     `limit_items` keeps the first N records (a fraction if < 1) *before* a condition expands or pairs them, so
     every condition sees the same items (lm-eval's own --limit counts docs, and silent-rotated has k per item).
     `lm_eval_metadata`: the rest of what lm-eval passes (the task's metadata version, model_args, ...), not ours.
+    `item_range` [start, stop): the items of one chunk (or shard) of a run, counted after `limit_items`.
     `mode` is carried into each doc (and from there into each request) so the logs say how each item was asked.
     Audio outside `audio_root` (default: the metadata's folder) is refused unless `allow_audio_outside_root`."""
     cond = get_condition(condition)
     path = resolve_metadata(benchmark, split, data_dir, metadata_files, metadata_file)
     loaded = load_cached(benchmark, str(path), split)
-    records = confine_audio(select_records(loaded.records, limit_items), audio_root or path.parent,
-                            allow_audio_outside_root)
+    records = select_records(loaded.records, limit_items)
+    if item_range is not None:
+        records = records[item_range[0]:item_range[1]]
+    records = confine_audio(records, audio_root or path.parent, allow_audio_outside_root)
     if hasattr(cond, "expand"):  # e.g. silent-rotated: each item once per rotation of its options
         records = cond.expand(records)
     Scorer(benchmark, get_prompt(prompt, benchmark).rule, extraction)  # an unknown extraction fails here, early

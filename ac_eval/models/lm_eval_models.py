@@ -150,6 +150,16 @@ class AudioLMBase(LM):
     def all_gather(self, tensor):
         return self.accelerator.gather(tensor) if self.accelerator else tensor
 
+    def broadcast_object(self, obj, src: int = 0):
+        """Rank `src`'s `obj`, on every rank (every rank calls it)."""
+        if not self.accelerator:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=src)
+        return box[0]
+
     def gather_object(self, obj, dst: int = 0):
         if not self.accelerator:
             return [obj]
@@ -281,6 +291,13 @@ class AudioLMBase(LM):
                     f"exceeds the model's context of {context:,}")
         return None
 
+    def commit_cache(self) -> None:
+        """Commit the request cache's writes of the batch just finished (ac-eval opens it without autocommit, see
+        run/drive.py): a killed run loses at most the batch it was computing."""
+        db = getattr(getattr(self, "cache_hook", None), "dbdict", None)
+        if db is not None:
+            db.commit()
+
     # ---- lm-eval request types ------------------------------------------------------------------------------
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         results: list[str | None] = [None] * len(requests)
@@ -317,6 +334,7 @@ class AudioLMBase(LM):
                             _warn(f"{_describe(requests[i])}: {failure_of(results[i])[1]}")
                         else:  # failures are retried on the next run, not cached
                             self.cache_hook.add_partial("generate_until", requests[i].args, results[i])
+                self.commit_cache()
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 
@@ -369,6 +387,7 @@ class AudioLMBase(LM):
                     for i, score in zip(groups[k], item_scores):
                         results[i] = score
                         self.cache_hook.add_partial("loglikelihood", requests[i].args, score)
+                self.commit_cache()
                 progress.advance(bar, len(span))
         return results  # type: ignore[return-value]
 

@@ -12,8 +12,9 @@ import json
 import os
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import ac_eval
 from ac_eval.analysis.report import print_report
@@ -25,8 +26,13 @@ from ac_eval.evaluation.task_specs import plan as plan_tasks
 from ac_eval.models.catalogue import ModelSpec, resolve_model
 from ac_eval.models.checkpoints import check_pretrained
 from ac_eval.paths import TASKS_DIR
+from ac_eval.run.chunks import ChunkStore, Shard, chunk_ranges
 from ac_eval.run.deferred_imports import defer_heavy_imports
-from ac_eval.run.folder import RunConfig, check_output_folder, environment, model_provenance, write_outputs
+from ac_eval.run.folder import (RunConfig, check_output_folder, environment, model_provenance, item_rows,
+                                write_outputs)
+
+
+CHECK_BLOCK = 10_000  # records checked at a time before the run (a large jsonl file is read, not held)
 
 
 class NoAudioError(RuntimeError):
@@ -74,6 +80,10 @@ def check_settings(cfg: RunConfig, model: ModelSpec) -> None:
         raise ValueError(f"--limit {cfg.limit}: give a number of items (>= 1) or a fraction between 0 and 1")
     if cfg.batch_size < 1:
         raise ValueError(f"--batch_size {cfg.batch_size}: give a positive number")
+    if cfg.chunk_size < 1:
+        raise ValueError(f"--chunk-size {cfg.chunk_size}: give a positive number of items, e.g. 10000")
+    if cfg.shard:
+        Shard.parse(cfg.shard)
     out = Path(cfg.output_path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--output_path {out} is a file: give a folder (it is created if missing)")
@@ -128,20 +138,29 @@ def preflight_audio(cfg: RunConfig, plan: list[TaskSpec]) -> list[str]:
             raise MetadataError(f"{path}: no usable {task.benchmark} records, {len(loaded.skipped)} skipped (first: {first})")
         if not any(get_condition(s.condition).reads_clip for s in plan if s.base == base):
             continue
-        records = hooks.confine_audio(hooks.select_records(loaded.records, cfg.limit),
-                                         task.audio_root or path.parent, cfg.allow_audio_outside_root)
-        outside = [r.audio.path for r in records if r.audio.outside_root]
-        if outside:
-            warnings.append(f"{base}: {len(outside)} audio paths leave the data root {task.audio_root or path.parent} "
-                            f"(e.g. {outside[0]}): refused, counted as audio errors (--allow-audio-outside-root reads them)")
-        missing = [r.audio.describe() for r in records if not _clip_exists(r.audio)]
-        if records and len(missing) == len(records):
+        root = task.audio_root or path.parent
+        selected = hooks.select_records(loaded.records, cfg.limit)
+        n_outside = n_missing = 0  # and the first of each: a block at a time, for files too large to hold
+        first_outside = first_missing = None
+        for start in range(0, len(selected), CHECK_BLOCK):
+            for r in hooks.confine_audio(selected[start:start + CHECK_BLOCK], root, cfg.allow_audio_outside_root):
+                if r.audio.outside_root:
+                    n_outside += 1
+                    first_outside = first_outside or r.audio.path
+                if not _clip_exists(r.audio):
+                    n_missing += 1
+                    first_missing = first_missing or r.audio.describe()
+        n = len(selected)
+        if n_outside:
+            warnings.append(f"{base}: {n_outside} audio paths leave the data root {root} (e.g. {first_outside}): refused, "
+                            "counted as audio errors (--allow-audio-outside-root reads them)")
+        if n and n_missing == n:
             raise NoAudioError(
-                f"{base}: none of the {len(records)} audio files exists (e.g. {missing[0]}). Check --data_dir "
+                f"{base}: none of the {n} audio files exists (e.g. {first_missing}). Check --data_dir "
                 f"(clips are looked up relative to {path}); conditions that need no clip: silent, none, noise"
             )
-        if missing:
-            warnings.append(f"{base}: {len(missing)} of {len(records)} audio files are missing (e.g. {missing[0]}); "
+        if n_missing:
+            warnings.append(f"{base}: {n_missing} of {n} audio files are missing (e.g. {first_missing}); "
                             "they will be counted as audio errors")
     return warnings
 
@@ -189,20 +208,18 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
     lm = get_model(model.lm_eval_model).create_from_arg_obj(dict(model.values), {"batch_size": cfg.batch_size})
     env_info = _when_the_model_loads(cfg, model, lm, background)
     _patch_lm_eval(env_info)
-    samples, lm_results = evaluate(cfg, model, plan, lm, out)
+    evaluated = evaluate(cfg, model, plan, lm, out)
     if lm.rank == 0 and hasattr(getattr(lm, "backend", None), "save_memo"):
         lm.backend.save_memo()
-    computed = lm.gather_object(len(getattr(lm, "items_computed", ())))  # every rank, before the others leave
     if lm.rank != 0:
         return {}
-    n_items = sum(len(v) for v in samples.values())
-    n_computed = min(n_items, sum(computed))
+    lm_results, n_items, n_computed = evaluated.lm_results, evaluated.n_items, evaluated.n_computed
     lm_results["cache"] = {"items": n_items, "evaluated": n_computed, "from_cache": n_items - n_computed}
     if n_items - n_computed:
-        console.print(f"resumed: {n_items - n_computed} of {n_items} items came from the request cache "
-                      f"({out / 'cache'}); {n_computed} evaluated now")
+        console.print(f"resumed: {n_items - n_computed} of {n_items} items came from finished chunks or the request "
+                      f"cache ({out / 'cache'}); {n_computed} evaluated now")
     lm_results.update(_about_the_model(model, lm, plan, lm_results["configs"]))
-    report = write_outputs(cfg, model, plan, samples, lm_results, out)
+    report = write_outputs(cfg, model, plan, evaluated.rows, lm_results, out)
     print_report(report, console)
     return report
 
@@ -237,10 +254,10 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
     return env
 
 
-def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, out: Path) -> tuple[dict, dict]:
-    """lm-eval's simple_evaluate over the plan, once per distinct system prompt (a run-level setting in lm-eval);
-    its results and per-sample logs saved by its own tracker. Returns (samples by task, merged results)."""
-    import lm_eval
+def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, out: Path) -> "EvaluatedRun":
+    """lm-eval's simple_evaluate over the plan, a chunk of items at a time (see run/chunks.py) and once per distinct
+    system prompt (a run-level setting in lm-eval); its results and per-sample logs saved by its own tracker. Each
+    finished chunk's rows go to disk; a chunk finished by an earlier run of the same command is not asked again."""
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
@@ -253,18 +270,73 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
         "limit_items": cfg.limit,  # applied to items, not docs: see lm_eval_hooks.load_docs
         "allow_audio_outside_root": cfg.allow_audio_outside_root,
     }
-    by_system: dict[str | None, list[TaskSpec]] = defaultdict(list)
-    for spec in plan:
-        by_system[get_prompt(cfg.prompt, spec.benchmark).system].append(spec)
     gen_kwargs = cfg.gen_kwargs or (model.entry.gen_kwargs if model.entry else None)
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
     cache = cache_prefix(cfg, model) if cfg.use_cache else None
+    n_items = items_per_task(cfg, plan)
+    start, stop = item_span(cfg, n_items)
+    ranges = chunk_ranges(start, stop, cfg.chunk_size)
+    store = ChunkStore(Path(cache_prefix(cfg, model) + "-chunks"),
+                       {"tasks": [s.name for s in plan], "settings": run_settings, "gen_kwargs": gen_kwargs,
+                        "seed": cfg.seed, "metadata": sorted(_metadata_versions(cfg, plan))})
+    if cache:  # a cache written before failures were kept out of it (see _request_cache_without_stack_capture)
+        forget_failures(cache, lm.rank)
+    # Rank 0 decides which chunks are left (a data-parallel run's ranks must ask lm-eval for the same ones).
+    todo = lm.broadcast_object([r for r in ranges if not (cfg.use_cache and store.done(*r))])
+    computed = 0
+    for chunk_start, chunk_stop in todo:
+        chunk_plan = [spec for spec in plan if n_items[spec.base] > chunk_start]
+        settings = {**run_settings, "item_range": [chunk_start, chunk_stop]}
+        samples, results = _evaluate_chunk(cfg, chunk_plan, lm, manager, settings, gen_kwargs, tracker, cache)
+        computed += len(getattr(lm, "items_computed", ()))
+        getattr(lm, "items_computed", set()).clear()  # lm-eval's doc ids start again at 0 in every chunk
+        if lm.rank == 0:
+            rows = [row for spec in chunk_plan for row in item_rows(spec, samples.get(spec.name, []))]
+            store.write(chunk_start, chunk_stop, {"range": [chunk_start, chunk_stop], **results}, rows)
+    per_rank = lm.gather_object(computed)  # every rank, before the others leave
+    if lm.rank != 0:
+        return EvaluatedRun(store, ranges, {}, 0, 0)
+    computed = sum(per_rank)
+    headers = [store.header(*r) for r in ranges]
+    merged: dict[str, Any] = {"configs": {}, "versions": {}}
+    for h in headers:
+        for key in merged:
+            merged[key].update(h.get(key, {}))
+    merged["results"] = headers[0]["results"] if len(headers) == 1 else {
+        "chunks": [{"items": h["range"], "results": h["results"]} for h in headers]}
+    n_rows = sum(h["n_rows"] for h in headers)
+    return EvaluatedRun(store, ranges, merged, n_rows, min(computed, n_rows))
+
+
+@dataclass
+class EvaluatedRun:
+    """What `evaluate` leaves: the chunks holding every row, lm-eval's figures, and how many items were computed now
+    (the rest came from finished chunks or the request cache)."""
+
+    store: ChunkStore
+    ranges: list[tuple[int, int]]
+    lm_results: dict[str, Any]
+    n_items: int
+    n_computed: int
+
+    def rows(self) -> Iterator[dict]:
+        return self.store.rows(self.ranges)
+
+
+def _evaluate_chunk(cfg: RunConfig, plan: list[TaskSpec], lm: Any, manager: Any, settings: dict,
+                    gen_kwargs: str | None, tracker: Any, cache: str | None) -> tuple[dict[str, list], dict]:
+    """One chunk: simple_evaluate per system prompt. Returns (samples by task, lm-eval's results) on rank 0."""
+    import lm_eval
+
+    by_system: dict[str | None, list[TaskSpec]] = defaultdict(list)
+    for spec in plan:
+        by_system[get_prompt(cfg.prompt, spec.benchmark).system].append(spec)
     merged: dict[str, Any] = {"results": {}, "configs": {}, "versions": {}}
     samples: dict[str, list] = {}
     for system, group in by_system.items():
         results = lm_eval.simple_evaluate(
             model=lm,
-            tasks=[lm_eval_config(spec, run_settings) for spec in group],
+            tasks=[lm_eval_config(spec, settings) for spec in group],
             task_manager=manager,
             log_samples=True,
             apply_chat_template=True,
@@ -276,8 +348,6 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
             torch_random_seed=cfg.seed if getattr(lm, "model_loaded", True) else None,  # else seeded on load
             evaluation_tracker=tracker,
         )
-        if cache:
-            forget_failures(cache, lm.rank)
         if results is None:  # a non-zero rank of a data-parallel run: rank 0 writes everything
             continue
         group_samples = results.pop("samples")
@@ -287,7 +357,33 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
         samples.update(group_samples)
         for key in merged:
             merged[key].update(results.get(key, {}))
+    merged["n_rows"] = sum(len(v) for v in samples.values())
     return samples, merged
+
+
+def items_per_task(cfg: RunConfig, plan: list[TaskSpec]) -> dict[str, int]:
+    """How many items each base task asks (after --limit): what chunks and shards divide."""
+    out = {}
+    for spec in plan:
+        path = hooks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files, spec.metadata_file)
+        out[spec.base] = len(hooks.select_records(hooks.load_cached(spec.benchmark, str(path), spec.split).records,
+                                                  cfg.limit))
+    return out
+
+
+def item_span(cfg: RunConfig, n_items: dict[str, int]) -> tuple[int, int]:
+    """[start, stop) of the item positions this run asks: all of them, or its --shard's."""
+    n = max(n_items.values(), default=0)
+    return Shard.parse(cfg.shard).items(n) if cfg.shard else (0, n)
+
+
+def _metadata_versions(cfg: RunConfig, plan: list[TaskSpec]) -> set[str]:
+    """The metadata files' checksums: finished chunks of an edited file are not reused."""
+    out = set()
+    for spec in plan:
+        path = hooks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files, spec.metadata_file)
+        out.add(hooks.load_cached(spec.benchmark, str(path), spec.split).sha256)
+    return out
 
 
 def _about_the_model(model: ModelSpec, lm: Any, plan: list[TaskSpec], configs: dict) -> dict[str, Any]:
@@ -323,20 +419,40 @@ def _patch_lm_eval(env_info: dict) -> None:
 
 
 def _request_cache_without_stack_capture() -> None:
-    """lm-eval's request cache is a SqliteDict, which by default captures the caller's stack on every query (for
-    its error messages): two thirds of a cached rerun's time went to `traceback.extract_stack`. lm-eval imports the
-    class when it opens the cache, so the module attribute is what it gets."""
+    """lm-eval's request cache is a SqliteDict opened with autocommit, which waits for a disk commit after every
+    stored result (twice per item: lm-eval stores each again when the call ends) and asks the database, through its
+    writer thread, whether each request is cached; by default it also captures the caller's stack on every query.
+    With a free model those were 2.4 ms of an item's 3 ms. Here: the keys are read once when the cache opens,
+    results are committed once per batch by our models (`AudioLMBase.commit_cache`: a kill loses at most the batch
+    being computed) and lm-eval commits at the end of each call. A failed item (audio error, request error) is
+    never stored, so a rerun after the audio is fixed evaluates it (lm-eval stores every result of a call). lm-eval
+    imports the class when it opens the cache, so the module attribute is what it gets."""
     import sqlitedict
 
-    if getattr(sqlitedict.SqliteDict, "_ac_eval_no_outer_stack", False):
+    if getattr(sqlitedict.SqliteDict, "_ac_eval_request_cache", False):
         return
 
     class SqliteDict(sqlitedict.SqliteDict):
-        _ac_eval_no_outer_stack = True
+        _ac_eval_request_cache = True
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("outer_stack", False)
+            kwargs["autocommit"] = False
             super().__init__(*args, **kwargs)
+            self._keys = set(self.iterkeys())
+
+        def __contains__(self, key: Any) -> bool:
+            return key in self._keys
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            if is_failure(value):
+                return
+            super().__setitem__(key, value)
+            self._keys.add(key)
+
+        def __delitem__(self, key: Any) -> None:
+            super().__delitem__(key)
+            self._keys.discard(key)
 
     sqlitedict.SqliteDict = SqliteDict
 
@@ -369,27 +485,30 @@ def _import_plotting() -> None:
 # ---- the request cache ------------------------------------------------------------------------------------------
 
 def forget_failures(cache_prefix: str, rank: int) -> None:
-    """lm-eval's CachingLM stores every result of a call, per-item audio failures included. Drop those, so a rerun
-    after the audio is fixed evaluates the item instead of replaying the error. Each process owns one file."""
+    """lm-eval's CachingLM stores every result of a call, per-item audio failures included; ac-eval's cache keeps
+    them out, but a cache written by an older version may hold some. Drop those once (a pass over every entry), so a
+    rerun after the audio is fixed evaluates the item instead of replaying the error. Each process owns one file."""
     path = Path(f"{cache_prefix}_rank{rank}.db")
-    if path.exists():
+    clean = path.with_name(path.name + ".no-failures")
+    if path.exists() and not clean.exists():
         _drop_failed_entries(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean.touch()
 
 
 def _drop_failed_entries(path: Path) -> None:
-    import math
-
     from sqlitedict import SqliteDict
 
-    from ac_eval.evaluation.scoring import failure_of
-
     with SqliteDict(str(path), autocommit=False) as db:
-        failed = [
-            k
-            for k, v in db.items()
-            if (isinstance(v, str) and failure_of(v))
-            or (isinstance(v, (tuple, list)) and v and isinstance(v[0], float) and math.isnan(v[0]))
-        ]
-        for k in failed:
+        for k in [k for k, v in db.items() if is_failure(v)]:
             del db[k]
         db.commit()
+
+
+def is_failure(value: Any) -> bool:
+    """A result that says the item failed: a generated text that is a failure message, or log-likelihoods that
+    are NaN (choice mode)."""
+    from ac_eval.evaluation.scoring import failure_of
+
+    return ((isinstance(value, str) and bool(failure_of(value)))
+            or (isinstance(value, (tuple, list)) and bool(value) and isinstance(value[0], float) and value[0] != value[0]))

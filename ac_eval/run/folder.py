@@ -23,7 +23,7 @@ import shutil
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import jsonlines
 
@@ -32,11 +32,12 @@ from ac_eval.analysis.report import build_task_report, to_markdown
 from ac_eval.evaluation import lm_eval_hooks as hooks
 from ac_eval.evaluation.benchmarks import get as get_benchmark
 from ac_eval.evaluation.benchmarks import get_prompt
-from ac_eval.evaluation.records import Record, text_key
-from ac_eval.evaluation.scoring import ItemScore
+from ac_eval.evaluation.records import AudioRef, Record, text_key
+from ac_eval.evaluation.scoring import ItemScore, Scorer
 from ac_eval.evaluation.task_specs import TaskError, TaskSpec
 from ac_eval.files import write_json, write_jsonl, write_text
 from ac_eval.models.catalogue import ModelSpec
+from ac_eval.run.chunks import DEFAULT_CHUNK_SIZE
 
 
 @dataclass
@@ -57,6 +58,8 @@ class RunConfig:
     use_cache: bool = True
     seed: int = 1234
     extraction: str = "r1-aqa"  # r1-aqa (the paper's protocol, official), none (official, output as given), lenient
+    chunk_size: int = DEFAULT_CHUNK_SIZE  # items asked of lm-eval at a time (its memory grows with them)
+    shard: str | None = None  # "K/N": the K-th of N contiguous ranges of the items (`ac-eval merge` joins them)
     allow_audio_outside_root: bool = False  # read clips whose paths leave the data root
     max_error_rate: float = 0.05  # share of item errors in a condition above which the run exits non-zero
 
@@ -128,56 +131,70 @@ def request_parameters(sample: dict, spec: TaskSpec) -> tuple[str, str]:
     return given
 
 
-@dataclass
-class ScoredTask:
-    """One task's items as lm-eval logged them: the records, their verdicts and the samples.jsonl rows."""
-
-    spec: TaskSpec
-    records: list[Record]
-    scores: list[ItemScore]
-    rows: list[dict]
-    scorer: Any  # the task's Scorer (None when it logged no item)
-
-
-def scored_task(spec: TaskSpec, logged: list[dict], run_id: str) -> ScoredTask:
-    """Read one task's logged samples back: each item was scored once, in lm_eval_hooks.process_results."""
-    records, scores, rows, scorer = [], [], [], None
+def item_rows(spec: TaskSpec, logged: list[dict]) -> list[dict]:
+    """One task's items as lm-eval logged them, as samples.jsonl rows (without the run id, given when the run is
+    written): each item was scored once, in lm_eval_hooks.process_results."""
+    rows = []
     for s in sorted(logged, key=lambda s: s["doc_id"]):
         condition, mode = request_parameters(s, spec)
         record = hooks.record_from_doc(s["doc"])
-        scorer = scorer or hooks.doc_scorer(s["doc"])
         verdict = dict(s["item_score"])
         raw = verdict.pop("prediction")
         likelihoods = {k: verdict.pop(k) for k in ("option_logprobs", "gold_option") if k in verdict}
         score = ItemScore(**verdict)
-        records.append(record)
-        scores.append(score)
         rows.append({
-            "run_id": run_id, "id": record.id, "task": spec.name, "base_task": spec.base,
+            "id": record.id, "task": spec.name, "base_task": spec.base,
             "benchmark": record.benchmark, "condition": condition, "mode": mode, "prediction": raw,
             "correct": score.correct, "correct_strict": score.correct_strict, "status": score.status,
             "extracted": score.extracted, "chosen": score.chosen, "answer": record.answer,
             "n_choices": len(record.choices), "text_key": text_key(record), "subsets": record.subsets,
-            "error": score.error,
+            "error": score.error, "ambiguous": score.ambiguous, "issues": record.issues,
             **likelihoods,  # choice mode only
         })
-    return ScoredTask(spec, records, scores, rows, scorer)
+    return rows
 
 
-def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None) -> dict:
+class ReportItems:
+    """Per task, what the report needs of each item, read back from its samples.jsonl row: a record without its
+    text or audio, and its verdict. Small (the same subsets and choices objects are shared), so the report of a
+    571k-item run is built without holding lm-eval's samples."""
+
+    def __init__(self) -> None:
+        self.by_task: dict[str, tuple[list[Record], list[ItemScore]]] = defaultdict(lambda: ([], []))
+        self._shared: dict[Any, Any] = {}
+
+    def add(self, row: dict) -> None:
+        records, scores = self.by_task[row["task"]]
+        subsets = self._share(("subsets", *sorted(row["subsets"].items())), row["subsets"])
+        choices = self._share(("choices", row["n_choices"]), [""] * row["n_choices"])
+        issues = self._share(("issues", *row.get("issues", ())), list(row.get("issues", ())))
+        records.append(Record(row["benchmark"], row["id"], "", choices, row["answer"], _NO_AUDIO, subsets, {}, issues))
+        scores.append(ItemScore(row["id"], row["status"], row["extracted"], row["chosen"], row["correct"],
+                                row["correct_strict"], bool(row.get("ambiguous")), row["error"]))
+
+    def _share(self, key: tuple, value: Any) -> Any:
+        return self._shared.setdefault(key, value)
+
+
+_NO_AUDIO = AudioRef("")
+
+
+def task_report(cfg: RunConfig, specs: list[TaskSpec], items: ReportItems, generation: dict | None) -> dict:
     """The audio-contribution report of one base task from its conditions' scored items."""
-    spec = tasks[0].spec
+    spec = specs[0]
     meta_path = hooks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files,
                                           spec.metadata_file)
     loaded = hooks.load_cached(spec.benchmark, str(meta_path), spec.split)
-    scorer = next((t.scorer for t in tasks if t.scorer), None)
+    logged = [s for s in specs if items.by_task[s.name][0]]
+    scorer = Scorer(spec.benchmark, get_prompt(cfg.prompt, spec.benchmark).rule, cfg.extraction) if logged else None
     withheld = not get_benchmark(spec.benchmark).answers_public(spec.split)
-    n_items = min(len(t.records) for t in tasks)  # items, not asks: silent-rotated asks each item k times
-    partial = ({"limit": cfg.limit, "n_items": n_items, "n_records": len(loaded.records)}
-               if cfg.limit is not None and n_items < len(loaded.records) else None)
+    n_items = min(len(items.by_task[s.name][0]) for s in specs)  # items, not asks: silent-rotated asks each k times
+    partial = None
+    if n_items < len(loaded.records) and (cfg.limit is not None or cfg.shard):
+        partial = {"limit": cfg.limit, "shard": cfg.shard, "n_items": n_items, "n_records": len(loaded.records)}
     return build_task_report(
         spec.benchmark,
-        {t.spec.condition: (t.records, t.scores) for t in tasks},
+        {s.condition: items.by_task[s.name] for s in specs},
         {
             "split": spec.split,
             "answers_withheld": withheld,
@@ -194,41 +211,60 @@ def task_report(cfg: RunConfig, tasks: list[ScoredTask], generation: dict | None
     )
 
 
-def write_outputs(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: dict[str, list],
+def write_outputs(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], rows: Callable[[], Iterable[dict]],
                   lm_results: dict, out: Path) -> dict:
     """samples.jsonl, MMAU test submissions, plots, report.md and results.json, written beside the folder's last run
     (in `.staging-<run id>/`) and switched into place only once all are whole, results.json last: a rerun that
-    fails (disk full, a file where a folder goes) leaves the last complete run readable."""
+    fails (disk full, a file where a folder goes) leaves the last complete run readable. `rows()` gives every item's
+    row (read from the run's finished chunks as they are written out)."""
     run_id = new_run_id()
     stage = out / f".staging-{run_id}"
     try:
-        report = _write_run(cfg, model, plan, samples, lm_results, out, stage, run_id)
+        tasks_report = write_samples(cfg, plan, rows(), stage, run_id, lm_results.get("generation", {}))
+        report = results_document(cfg, model, plan, lm_results, tasks_report, run_id)
+        write_report(report, stage, out)
         publish_staged(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return report
 
 
-def _write_run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], samples: dict[str, list], lm_results: dict,
-               out: Path, stage: Path, run_id: str) -> dict:
-    scored = [scored_task(spec, samples.get(spec.name, []), run_id) for spec in plan]
-    for t in scored:
-        if not get_benchmark(t.spec.benchmark).answers_public(t.spec.split):  # answers withheld (MMAU test)
-            write_mmau_submission(stage / f"submission_{t.spec.name}.json", t.records, t.scores)
-    write_jsonl(stage / "samples.jsonl", [row for t in scored for row in t.rows])
-    by_base: dict[str, list[ScoredTask]] = defaultdict(list)
-    for t in scored:
-        by_base[t.spec.base].append(t)
-    generation = lm_results.get("generation", {})
-    tasks_report = {base: task_report(cfg, tasks, generation.get(tasks[0].spec.name)) for base, tasks in by_base.items()}
-    report = results_document(cfg, model, plan, lm_results, tasks_report, run_id)
+def write_samples(cfg: RunConfig, plan: list[TaskSpec], rows: Iterable[dict], stage: Path, run_id: str,
+                  generation: dict) -> dict[str, dict]:
+    """samples.jsonl (each row stamped with the run id) and the MMAU test submissions; returns the task reports."""
+    items = ReportItems()
+
+    def stamped() -> Iterator[dict]:
+        for row in rows:
+            items.add(row)
+            yield {"run_id": run_id, **row}
+
+    write_jsonl(stage / "samples.jsonl", stamped())
+    for spec in plan:
+        if not get_benchmark(spec.benchmark).answers_public(spec.split):  # answers withheld (MMAU test)
+            write_mmau_submission(stage / f"submission_{spec.name}.json", full_records(cfg, spec, items),
+                                  items.by_task[spec.name][1])
+    by_base: dict[str, list[TaskSpec]] = defaultdict(list)
+    for spec in plan:
+        by_base[spec.base].append(spec)
+    return {base: task_report(cfg, specs, items, generation.get(specs[0].name)) for base, specs in by_base.items()}
+
+
+def full_records(cfg: RunConfig, spec: TaskSpec, items: ReportItems) -> list[Record]:
+    """The metadata's own records of a task's items (a submission carries each record as the benchmark gave it)."""
+    path = hooks.resolve_metadata(spec.benchmark, spec.split, cfg.data_dir, cfg.metadata_files, spec.metadata_file)
+    by_id = {r.id: r for r in hooks.load_cached(spec.benchmark, str(path), spec.split).records}
+    return [by_id[r.id] for r in items.by_task[spec.name][0]]
+
+
+def write_report(report: dict, stage: Path, out: Path) -> None:
+    """Plots, report.md and results.json of a run whose samples are staged."""
     from ac_eval.analysis.plots import plot_task
 
     report["plots"] = {t: [str(out / p.relative_to(stage)) for p in plot_task(t, tr, stage / "plots", out / "plots")]
-                       for t, tr in tasks_report.items()}
+                       for t, tr in report["tasks"].items()}
     write_text(stage / "report.md", to_markdown(report))
     write_text(stage / "results.json", json.dumps(report, indent=2, default=str))
-    return report
 
 
 def publish_staged(stage: Path, out: Path) -> None:

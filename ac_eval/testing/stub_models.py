@@ -50,8 +50,10 @@ class StubBackend:
         self.config = json.loads((Path(pretrained) / "config.json").read_text())
         if self.config["behaviour"] not in ("listener", "guesser", "deaf", "mumbler"):
             raise ValueError(f"{pretrained}: unknown stub behaviour {self.config['behaviour']!r}")
-        records = load_benchmark(self.config["benchmark"], self.config["metadata"], self.config["split"]).records
-        self.answers = {(r.question, tuple(sorted(r.choices))): (r.id, r.answer) for r in records}
+        self.answers = {}  # only listeners look answers up: a guesser costs nothing per item, whatever the item count
+        if self.config["behaviour"] in ("listener", "mumbler"):
+            records = load_benchmark(self.config["benchmark"], self.config["metadata"], self.config["split"]).records
+            self.answers = {(r.question, tuple(sorted(r.choices))): (r.id, r.answer) for r in records}
         self.planted = set(self.config["planted"])
         self.chat_template = "stub: <system>{system}</system>" + AUDIO_PART + "<user>{text}</user>"
         self.audio_segment = AUDIO_PART
@@ -66,7 +68,7 @@ class StubBackend:
             raise ValueError("the stub reads AudioMCQ-style prompts only")
         question, choices = match.group(1) or "", ast.literal_eval(match.group(2))
         # with no question the stub cannot tell which item it is asked: it guesses, as every behaviour would
-        item_id, answer = self.answers[(question, tuple(sorted(choices)))] if question else (None, None)
+        item_id, answer = self.answers[(question, tuple(sorted(choices)))] if question and self.answers else (None, None)
         hears = audio is not None and bool(audio.array.any())
         behaviour = self.config["behaviour"]
         if behaviour in ("listener", "mumbler") and (hears or item_id in self.planted) and answer in choices:
