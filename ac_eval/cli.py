@@ -54,6 +54,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="how the answer is read from a generated output before the MMAU/MMAR rule: r1-aqa (default, "
                         "the paper's protocol, official), none (the whole output, as evaluation.py reads a field; "
                         "official), lenient (last tag, across lines; reported as lenient, never official)")
+    p.add_argument("--chunk-size", "--chunk_size", dest="chunk_size", type=int,
+                   help="items asked of lm-eval at a time, each finished chunk kept on disk: memory stays bounded "
+                        "whatever the item count, and a rerun skips finished chunks (default: 10000, so every "
+                        "published benchmark is one chunk)")
+    p.add_argument("--shard", metavar="K/N",
+                   help="run only the K-th of N contiguous ranges of the items (separate machines or processes); "
+                        "`ac-eval merge` joins the N run folders into one run")
     p.add_argument("--max-error-rate", "--max_error_rate", dest="max_error_rate", type=float, default=0.05,
                    help="exit non-zero (5) when a condition's share of item errors (audio, request) is above this "
                         "(default: %(default)s); outputs are written either way")
@@ -99,6 +106,8 @@ def _run_config(args):
         output_path=args.output_path,
         use_cache=not args.no_cache,
         seed=args.seed,
+        shard=args.shard,
+        **({"chunk_size": args.chunk_size} if args.chunk_size is not None else {}),  # else RunConfig's default
         extraction=args.extraction,
         max_error_rate=args.max_error_rate,
         allow_audio_outside_root=args.allow_audio_outside_root,
@@ -433,6 +442,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_merge(args) -> int:
+    from ac_eval.analysis.report import print_report, status_lines
+    from ac_eval.console import make_console
+    from ac_eval.run.merge import merge_shards
+
+    report = merge_shards(args.shard_dirs, args.output)
+    notes = sys.stderr if args.format == "json" else sys.stdout
+    if args.format == "json":  # stdout carries the report alone
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_report(report, make_console(args.format))
+    print(f"\nmerged {len(args.shard_dirs)} shards into {args.output}/results.json, report.md and samples.jsonl",
+          file=notes)
+    for line in status_lines(report["run_status"]):
+        print(line, file=notes)
+    return report["run_status"]["exit_code"]
+
+
 def _quiet_libraries(verbose: bool) -> None:
     """lm-eval and transformers log a lot per task; keep the terminal for our tables unless --verbose."""
     import logging
@@ -666,8 +693,16 @@ def _parser_report(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _parser_merge(sub) -> None:
+    p = sub.add_parser("merge", help="join the run folders of --shard 1/N ... N/N into one run")
+    p.add_argument("shard_dirs", nargs="+", help="the N shards' run folders, in any order")
+    p.add_argument("--output", required=True, help="the run folder to write (labels, report and the board read it)")
+    _add_format(p)
+    p.set_defaults(func=cmd_merge)
+
+
 SUBCOMMANDS = (  # in the order `ac-eval --help` lists them
-    _parser_run, _parser_score, _parser_tiny_model, _parser_demo, _parser_labels, _parser_filter, _parser_split_report,
+    _parser_run, _parser_merge, _parser_score, _parser_tiny_model, _parser_demo, _parser_labels, _parser_filter, _parser_split_report,
     _parser_leaderboard, _parser_train, _parser_serve, _parser_tasks, _parser_models, _parser_report,
 )
 

@@ -1,7 +1,8 @@
 """Runs `ac-eval` as a subprocess would, with a pause planted at one chosen write so a test can kill -9 the
 process exactly there: `KILL_AT=results.json:rename` pauses after results.json's temporary file is written and
 before it is renamed into place (`:before` pauses before the write starts). The pause announces itself by creating
-the file named in KILL_SIGNAL. Test plumbing only: the product code knows nothing of it."""
+the file named in KILL_SIGNAL. `KILL_AT_BATCH=N`: the process kills itself (SIGKILL) as the stub model starts its
+N-th batch (1-based), as a kill -9 would land mid-batch. Test plumbing only: the product code knows nothing of it."""
 
 from __future__ import annotations
 
@@ -45,5 +46,20 @@ if target:
     files.write_text = write_text
     files.os = _Os()
     import ac_eval.run.folder  # noqa: F401  (it imports write_text from files when it writes)
+
+if os.environ.get("KILL_AT_BATCH"):
+    import signal
+
+    from ac_eval.testing import stub_models
+
+    real_generate, batches = stub_models.StubBackend.generate, []
+
+    def generate(self, prompts, audios, settings):
+        batches.append(len(prompts))
+        if len(batches) == int(os.environ["KILL_AT_BATCH"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_generate(self, prompts, audios, settings)
+
+    stub_models.StubBackend.generate = generate
 
 sys.exit(main(sys.argv[1:]))
