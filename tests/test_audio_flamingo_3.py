@@ -1,4 +1,5 @@
-"""Audio Flamingo 3 through transformers' own processor (the generic processor backend)."""
+"""Audio Flamingo 3: on Qwen2-Audio's fast paths, checked against transformers' own processor and forward (the
+generic processor backend) item for item; clips over 30 s through AF3's own windows."""
 
 import numpy as np
 import pytest
@@ -57,4 +58,25 @@ def test_af3_end_to_end(af3_ckpt, bench_root, tmp_path):
                            data_dir=str(bench_root), limit=6, output_path=str(tmp_path)))
     conds = report["tasks"]["mmau_test_mini"]["conditions"]
     assert set(conds) == {"original", "silent", "none"} and all(c["n_total"] == 6 for c in conds.values())
-    assert report["model"]["arch"] == "hf-processor:audioflamingo3"
+    assert report["model"]["arch"] == "audio-flamingo-3"
+
+
+def test_the_fast_paths_give_what_the_model_itself_gives(af3, af3_ckpt):
+    """The encoder over each clip's own frames, silence encoded once and the shared silent prefix cached: the same
+    greedy tokens and option scores as AF3's processor feeding the model's own forward, for clips of several lengths,
+    silence and no audio. A batch with a clip over 30 s goes through the processor's windows."""
+    from ac_eval.models.generation import GenerationSettings
+    from ac_eval.models.processor_backend import ProcessorBackend
+
+    own = ProcessorBackend(str(af3_ckpt))
+    silence = lambda: SilentCondition().audio_for(AudioRef("x"), 16000)  # noqa: E731
+    settings = GenerationSettings(max_new_tokens=12)
+    prompts = [af3.chat_prompt(f"Question {i}: what is heard?", "Answer.") for i in range(4)]
+    for audios in ([_clip(2, 1), _clip(10, 2), _clip(0.5, 3), _clip(29, 4)], [silence() for _ in range(4)],
+                   [None] * 4, [_clip(3, 5), _clip(45, 6), _clip(1, 7), _clip(2, 8)]):
+        assert af3.generate(prompts, audios, settings) == own.generate(prompts, audios, settings)
+        options = [["<answer>a dog</answer>", "<answer>rain on a roof</answer>"]] * 4
+        fast, slow = af3.choice_logprobs(prompts, audios, options), own.choice_logprobs(prompts, audios, options)
+        assert [[g for _, g in item] for item in fast] == [[g for _, g in item] for item in slow]
+        assert max(abs(a[0] - b[0]) for f, s in zip(fast, slow) for a, b in zip(f, s)) < 1e-3
+    assert af3.stats["prefix_cache_hits"] >= 1  # the second silent call reused the cached silent prefix

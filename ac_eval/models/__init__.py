@@ -16,7 +16,7 @@ from ac_eval.models.generation import GenerationSettings
 BACKENDS = {
     "qwen2-audio": "ac_eval.models.qwen2_audio:Qwen2AudioBackend",
     "qwen2.5-omni": "ac_eval.models.qwen2_5_omni:Qwen25OmniThinkerBackend",
-    "audio-flamingo-3": "ac_eval.models.processor_backend:ProcessorBackend",
+    "audio-flamingo-3": "ac_eval.models.audio_flamingo_3:AudioFlamingo3Backend",
     "hf-processor": "ac_eval.models.processor_backend:ProcessorBackend",  # any model whose processor takes audio=
     "stub": "ac_eval.testing.stub_models:StubBackend",
 }

@@ -20,6 +20,7 @@ What makes it faster than the model's own `generate(**processor(...))`, with the
 from __future__ import annotations
 
 import copy
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -69,7 +70,8 @@ class Qwen2AudioBackend:
         # item that hears the same audio.
         tail = self.tokenizer(self.audio_segment.split(self.audio_token)[-1].strip(), add_special_tokens=False)["input_ids"]
         self.audio_end_id = tail[0] if len(tail) == 1 else None
-        self.stats = {"feature_cache_hits": 0, "feature_computes": 0, "prefix_cache_hits": 0}
+        self.stats = {"feature_cache_hits": 0, "feature_computes": 0, "prefix_cache_hits": 0,
+                      "prefill_seconds": 0.0, "decode_seconds": 0.0}
 
     def _load_processor(self, pretrained: str, revision: str | None):
         from transformers import AutoProcessor
@@ -199,15 +201,15 @@ class Qwen2AudioBackend:
     def _shared_prefix(self, prompts: list[str], audios: list[AudioInput | None]):
         """(prefix ids, per-item suffix ids, prefix cache) when every item has the same audio (one cache key) and
         the same tokens up to the end of the audio segment; else None."""
-        if not self.fast_audio or self.audio_end_id is None or not audios or any(a is None for a in audios):
+        if not self.fast_audio or not audios or any(a is None for a in audios):
             return None
         if len({a.cache_key for a in audios}) != 1 or audios[0].cache_key is None:
             return None
         texts, features, feature_mask = self._expand(prompts, audios)
         rows = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-        if self.audio_end_id not in rows[0]:
+        end = self._prefix_end(rows[0])
+        if end is None:
             return None
-        end = rows[0].index(self.audio_end_id) + 1
         prefix = rows[0][:end]
         if any(r[:end] != prefix for r in rows):
             return None
@@ -221,6 +223,11 @@ class Qwen2AudioBackend:
             out = self.model(inputs_embeds=embeds, attention_mask=torch.ones_like(ids), use_cache=True)
             cache = self._prefix_cache[key] = getattr(out, "cache", None) or out.past_key_values
         return prefix, [r[end:] for r in rows], cache
+
+    def _prefix_end(self, ids: list[int]) -> int | None:
+        """Where the part of a prompt that every item hearing the same audio shares ends: after the token that
+        closes the audio segment."""
+        return ids.index(self.audio_end_id) + 1 if self.audio_end_id is not None and self.audio_end_id in ids else None
 
     def _after_prefix(self, prefix: list[int], suffixes: list[list[int]], cache):
         """A batch that continues a cached prefix: ids and mask laid out as [prefix | padding | suffix] (positions come
@@ -296,9 +303,11 @@ class Qwen2AudioBackend:
             inputs = {"input_ids": ids, "attention_mask": mask, "cache": cache}
         else:
             inputs = self.inference_inputs(prompts, audios)
+        clock = FirstTokenClock()
         out = self.model.generate(
-            **inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
+            **inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids(), streamer=clock
         )
+        clock.stop(self.stats)
         texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         return [_cut(t, settings.until) for t in texts]
 
@@ -416,6 +425,31 @@ def merge_audio_embeds(model, input_ids: torch.Tensor, audio_embeds: list[torch.
         slots = (input_ids == model.config.audio_token_id).unsqueeze(-1)
         embeds = embeds.masked_scatter(slots, torch.cat(audio_embeds).to(embeds.dtype))
     return embeds
+
+
+class FirstTokenClock:
+    """A `generate` streamer that notes when the first new token exists: the time before it is the prompt's (audio
+    encoding, prefill), the time after it is decoding alone. What bounds a pass whose prefill is cached (silence):
+    `results.json` timing reports both, and perf_cpu.py compares the silent pass with its decode time."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.first: float | None = None
+        self.calls = 0
+
+    def put(self, value) -> None:
+        self.calls += 1  # the first call hands over the prompt, the second the first new token
+        if self.calls == 2:
+            self.first = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+    def stop(self, stats: dict) -> None:
+        now = time.perf_counter()
+        first = self.first or now
+        stats["prefill_seconds"] += first - self.start
+        stats["decode_seconds"] += now - first
 
 
 class BoundedCache(OrderedDict):
