@@ -395,11 +395,20 @@ def _about_the_model(model: ModelSpec, lm: Any, plan: list[TaskSpec], configs: d
 
     return {
         "model": model_provenance(model, lm),
-        "timing": {**getattr(lm, "timing", {}), "world_size": lm.world_size,
+        "timing": {**getattr(lm, "timing", {}), **_generate_split(lm), "world_size": lm.world_size,
                    "model_loaded": getattr(lm, "model_loaded", True)},
         "chat_template": lm.chat_template() if hasattr(lm, "chat_template") else None,
         "generation": {spec.name: generation(spec) for spec in plan},
     }
+
+
+def _generate_split(lm: Any) -> dict[str, float]:
+    """The model's generation time before its first new token (audio, prefill) and after it (decoding), where its
+    backend keeps them (only a loaded one is asked: asking a lazy backend would load it)."""
+    if not getattr(lm, "model_loaded", True):
+        return {}
+    stats = getattr(getattr(lm, "backend", None), "stats", None) or {}
+    return {k: round(stats[k], 3) for k in ("prefill_seconds", "decode_seconds") if k in stats}
 
 
 def _patch_lm_eval(env_info: dict) -> None:
@@ -434,12 +443,20 @@ def _request_cache_without_stack_capture() -> None:
 
     class SqliteDict(sqlitedict.SqliteDict):
         _ac_eval_request_cache = True
+        # Each file's keys, read at its first opening and kept up to date by every write since: lm-eval opens the
+        # cache again for every call (every chunk), and reading 571k keys each time made a run quadratic. Each
+        # process writes its own file (one per rank) under the run folder's lock, so nothing else changes it.
+        _keys_of: dict[tuple[str, int, str], set] = {}
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("outer_stack", False)
             kwargs["autocommit"] = False
             super().__init__(*args, **kwargs)
-            self._keys = set(self.iterkeys())
+            where = (os.path.abspath(self.filename), os.stat(self.filename).st_ino, self.tablename)
+            keys = self._keys_of.get(where)
+            if keys is None or len(keys) != len(self):  # first opening, or the file was changed by something else
+                keys = self._keys_of[where] = set(self.iterkeys())
+            self._keys = keys
 
         def __contains__(self, key: Any) -> bool:
             return key in self._keys
