@@ -2,7 +2,8 @@
 process exactly there: `KILL_AT=results.json:rename` pauses after results.json's temporary file is written and
 before it is renamed into place (`:before` pauses before the write starts). The pause announces itself by creating
 the file named in KILL_SIGNAL. `KILL_AT_BATCH=N`: the process kills itself (SIGKILL) as the stub model starts its
-N-th batch (1-based), as a kill -9 would land mid-batch. Test plumbing only: the product code knows nothing of it."""
+N-th batch (1-based), as a kill -9 would land mid-batch; `KILL_AT_COMMIT=N`: as the request cache is about to commit
+the N-th batch's results (written, not committed). Test plumbing only: the product code knows nothing of it."""
 
 from __future__ import annotations
 
@@ -61,5 +62,22 @@ if os.environ.get("KILL_AT_BATCH"):
         return real_generate(self, prompts, audios, settings)
 
     stub_models.StubBackend.generate = generate
+
+if os.environ.get("KILL_AT_COMMIT"):
+    import signal
+
+    from ac_eval.models import lm_eval_models
+
+    real_commit, commits = lm_eval_models.AudioLMBase.commit_cache, []
+
+    def commit_cache(self):
+        commits.append(1)
+        db = getattr(getattr(self, "cache_hook", None), "dbdict", None)
+        if len(commits) == int(os.environ["KILL_AT_COMMIT"]) and db is not None:
+            db.conn.select_one("SELECT 1")  # the writer thread has run every queued write (in an open transaction)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_commit(self)
+
+    lm_eval_models.AudioLMBase.commit_cache = commit_cache
 
 sys.exit(main(sys.argv[1:]))

@@ -111,6 +111,17 @@ def test_kill_9_mid_chunk_loses_at_most_the_batch_being_computed(bench_root, tmp
     assert main([*args[:-1], str(tmp_path / "uninterrupted")]) == 0
     assert _rows(out) == _rows(tmp_path / "uninterrupted")
 
+    # Killed after batch 5's results were written to the cache, before they were committed: the rerun rolls the
+    # open transaction back (the cache stays readable) and computes batch 5 again, nothing more.
+    out = tmp_path / "mid_commit"
+    args[-1] = str(out)
+    killed = subprocess.run([sys.executable, str(TESTS / "kill_driver.py"), *args], cwd=str(TESTS), timeout=300,
+                            env={**os.environ, "KILL_AT_COMMIT": "5"}, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert main(args) == 0
+    assert json.loads((out / "results.json").read_text())["cache"] == {"items": 40, "evaluated": 26, "from_cache": 14}
+    assert _rows(out) == _rows(tmp_path / "uninterrupted")
+
 
 def test_shards_merge_into_the_whole_run_and_label_as_one(bench_root, tmp_path, capsys):
     mmau = bench_root / "mmau" / "mmau-test-mini.json"

@@ -176,7 +176,9 @@ def check_cache(prefix: str) -> None:
 
     for path in Path(prefix).parent.glob(f"{Path(prefix).name}_rank*.db"):
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            # Read-write, not read-only: a run killed between a batch's writes and their commit leaves a journal that
+            # sqlite rolls back on the first read, which a read-only connection cannot do.
+            with sqlite3.connect(f"file:{path}?mode=rw", uri=True) as db:
                 db.execute("SELECT name FROM sqlite_master").fetchall()
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{path}: the request cache is not a readable database ({e}); delete it (its items are "
@@ -242,7 +244,11 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
 
     def start_background() -> None:
         # Not before a model is needed: a run served from the cache copies its plots, and an import in a thread
-        # would still hold the GIL for most of its second.
+        # would still hold the GIL for most of its second. torch is imported here, in this thread, first: the report
+        # imports it too, and two threads importing torch at once can meet it half-initialized ("cannot import name
+        # 'set_module' from partially initialized module 'torch.utils'": seen once in a test's subprocess).
+        import torch  # noqa: F401
+
         env["future"] = background.submit(_lm_eval_env_info)
         background.submit(_import_plotting)
 
