@@ -160,6 +160,8 @@ def test_shards_merge_into_the_whole_run_and_label_as_one(bench_root, tmp_path, 
     assert "not shards of one run" in capsys.readouterr().err
     assert main(["merge", str(whole[0]), "--output", str(tmp_path / "no")]) == 2
     assert not (tmp_path / "no" / "results.json").exists()
+    assert main([*args, "--shard", "41/41", "--output_path", str(tmp_path / "empty")]) == 2  # 40 items, 41 shards
+    assert "holds none" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 40, 571_118])

@@ -380,7 +380,12 @@ def items_per_task(cfg: RunConfig, plan: list[TaskSpec]) -> dict[str, int]:
 def item_span(cfg: RunConfig, n_items: dict[str, int]) -> tuple[int, int]:
     """[start, stop) of the item positions this run asks: all of them, or its --shard's."""
     n = max(n_items.values(), default=0)
-    return Shard.parse(cfg.shard).items(n) if cfg.shard else (0, n)
+    if not cfg.shard:
+        return 0, n
+    start, stop = Shard.parse(cfg.shard).items(n)
+    if start == stop:
+        raise ValueError(f"--shard {cfg.shard}: the run has {n} items, so this shard holds none; use at most {n} shards")
+    return start, stop
 
 
 def _metadata_versions(cfg: RunConfig, plan: list[TaskSpec]) -> set[str]:

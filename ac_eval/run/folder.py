@@ -191,7 +191,8 @@ def task_report(cfg: RunConfig, specs: list[TaskSpec], items: ReportItems, gener
     n_items = min(len(items.by_task[s.name][0]) for s in specs)  # items, not asks: silent-rotated asks each k times
     partial = None
     if n_items < len(loaded.records) and (cfg.limit is not None or cfg.shard):
-        partial = {"limit": cfg.limit, "shard": cfg.shard, "n_items": n_items, "n_records": len(loaded.records)}
+        partial = {"limit": cfg.limit, **({"shard": cfg.shard} if cfg.shard else {}), "n_items": n_items,
+                   "n_records": len(loaded.records)}
     return build_task_report(
         spec.benchmark,
         {s.condition: items.by_task[s.name] for s in specs},
