@@ -159,6 +159,8 @@ def test_shards_merge_into_the_whole_run_and_label_as_one(bench_root, tmp_path, 
                  "--output", str(tmp_path / "no")]) == 2
     assert "not shards of one run" in capsys.readouterr().err
     assert main(["merge", str(whole[0]), "--output", str(tmp_path / "no")]) == 2
+    shard_dirs = [str(tmp_path / f"m0_shard{k}") for k in (1, 2, 3)]
+    assert main(["merge", *shard_dirs, "--output", shard_dirs[0]]) == 2
     assert not (tmp_path / "no" / "results.json").exists()
     assert main([*args, "--shard", "41/41", "--output_path", str(tmp_path / "empty")]) == 2  # 40 items, 41 shards
     assert "holds none" in capsys.readouterr().err

@@ -26,6 +26,8 @@ def merge_shards(folders: list[str | Path], output: str | Path) -> dict[str, Any
     from ac_eval.files import FolderLock
 
     folders = [Path(f) for f in folders]
+    if any(Path(output).resolve() == f.resolve() for f in folders):
+        raise ValueError(f"--output {output} is one of the shards: the merged run would replace it; give a new folder")
     runs = [(folder, read_run(folder)) for folder in folders]
     shards = _check_shards(runs)
     runs = [run for _, run in sorted(zip(shards, runs), key=lambda x: x[0].index)]
