@@ -285,7 +285,7 @@ def evaluate(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], lm: Any, ou
     store = ChunkStore(Path(cache_prefix(cfg, model) + "-chunks"),
                        {"tasks": [s.name for s in plan], "settings": run_settings, "gen_kwargs": gen_kwargs,
                         "seed": cfg.seed, "metadata": sorted(_metadata_versions(cfg, plan))})
-    if cache:  # a cache written before failures were kept out of it (see _request_cache_without_stack_capture)
+    if cache:  # a cache written before failures were kept out of it (see _tune_request_cache)
         forget_failures(cache, lm.rank)
     # Rank 0 decides which chunks are left (a data-parallel run's ranks must ask lm-eval for the same ones).
     todo = lm.broadcast_object([r for r in ranges if not (cfg.use_cache and store.done(*r))])
@@ -435,10 +435,10 @@ def _patch_lm_eval(env_info: dict) -> None:
 
     lm_eval.evaluator.add_env_info = add_env_info
     lm_eval.evaluator.get_git_commit_hash = _quiet_git_hash  # lm-eval's prints "fatal: not a git repository"
-    _request_cache_without_stack_capture()
+    _tune_request_cache()
 
 
-def _request_cache_without_stack_capture() -> None:
+def _tune_request_cache() -> None:
     """lm-eval's request cache is a SqliteDict opened with autocommit, which waits for a disk commit after every
     stored result (twice per item: lm-eval stores each again when the call ends) and asks the database, through its
     writer thread, whether each request is cached; by default it also captures the caller's stack on every query.
