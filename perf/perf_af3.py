@@ -29,12 +29,11 @@ sys.path.insert(0, str(HERE))
 from perf_cpu import make_data  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data" / "mmau" / "mmau-test-mini.json"
-TOKENS = 32
 
 
-def run_once(pretrained: Path, extra: str, data: Path, out: Path, items: int) -> dict:
+def run_once(pretrained: Path, extra: str, data: Path, out: Path, items: int, tokens: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "ac_eval", "run", "--model_args", f"pretrained={pretrained},max_new_tokens={TOKENS}{extra}",
+    cmd = [sys.executable, "-m", "ac_eval", "run", "--model_args", f"pretrained={pretrained},max_new_tokens={tokens}{extra}",
            "--tasks", "mmau", "--conditions", "original,silent", "--data_dir", str(data), "--limit", str(items),
            "--batch_size", "16", "--no_cache", "--output_path", str(out), "--format", "plain"]
     t0 = time.perf_counter()
@@ -54,8 +53,6 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=32, help="the budget both models generate to")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
-    global TOKENS
-    TOKENS = args.max_new_tokens
     from ac_eval.models.tiny_checkpoints import build_audio_flamingo_3, build_qwen2_audio
 
     work = Path(tempfile.mkdtemp(prefix="perf-af3-"))
@@ -69,7 +66,7 @@ def main() -> None:
     times: dict[str, list[dict]] = {name: [] for name in configs}
     for r in range(args.rounds):
         for name, (ckpt, extra) in configs.items():
-            times[name].append(run_once(ckpt, extra, data, work / "out", args.items))
+            times[name].append(run_once(ckpt, extra, data, work / "out", args.items, args.max_new_tokens))
             print(f"round {r + 1} {name}: {times[name][-1]}", flush=True)
     per_item = {name: {k: statistics.median(t[k] for t in ts) / (2 * args.items) for k in ("wall_s", "model_s")}
                 for name, ts in times.items()}
@@ -81,7 +78,7 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                                               "items": args.items, "max_new_tokens": TOKENS, "rounds": args.rounds, "runs": times,
+                                               "items": args.items, "max_new_tokens": args.max_new_tokens, "rounds": args.rounds, "runs": times,
                                                "summary": summary}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
