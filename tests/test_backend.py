@@ -45,7 +45,7 @@ def test_encode_matches_the_processor(backend):
     theirs = backend.processor(text=prompts, audio=[a.array for a in audios], return_tensors="pt", padding=True, sampling_rate=16000)
     # our features over each clip's own frames equal the feature extractor's (to float rounding), mask exactly
     features, mask = backend._features(audios)
-    assert torch.allclose(features, theirs["input_features"], atol=1e-6)
+    assert torch.allclose(torch.stack(features), theirs["input_features"], atol=1e-6)
     assert torch.equal(mask, theirs["feature_attention_mask"].to(mask.dtype))
     fast = backend.inference_inputs(prompts, audios)
     for key in ("input_ids", "attention_mask"):
@@ -126,3 +126,22 @@ def test_generate_is_batched_and_cut_at_stop_strings(backend):
     stop = alone[0][1:3]
     cut = backend.generate(prompts[:1], [_clip(0)], GenerationSettings(max_new_tokens=6, until=[stop]))
     assert cut[0] == alone[0].split(stop, 1)[0] and stop not in cut[0]
+
+
+def test_whisper_features_equal_the_feature_extractor_for_any_clip_length(backend):
+    """WhisperFeatures (one STFT per batch over the clips' own frames) against the feature extractor padding every
+    clip to 30 s: clips from a few samples to past 30 s, silence and loud clips in one batch."""
+    from ac_eval.models.whisper_features import WhisperFeatures
+
+    fe = backend.feature_extractor
+    rng = np.random.default_rng(3)
+    lengths = [3, 400, 401, 16000, 116_800, 479_840, 480_000, 496_000]
+    arrays = [(rng.standard_normal(n) * (0.3 if k % 2 else 0.01)).astype(np.float32) for k, n in enumerate(lengths)]
+    arrays.append(np.zeros(480_000, dtype=np.float32))
+    ours, mask = WhisperFeatures(fe)(arrays)
+    theirs = fe(arrays, sampling_rate=16000, padding="max_length", return_attention_mask=True, return_tensors="pt")
+    assert torch.allclose(ours, theirs["input_features"], atol=1e-5)
+    assert torch.equal(mask, theirs["attention_mask"].to(mask.dtype))
+    for k, array in enumerate(arrays[:3]):  # a clip alone gives what it gives in the batch
+        alone, _ = WhisperFeatures(fe)([array])
+        assert torch.allclose(alone[0], ours[k], atol=1e-5)

@@ -38,7 +38,7 @@ class AudioFlamingo3Backend(Qwen2AudioBackend):
 
     def _with_features(self, inputs: dict, features, feature_mask) -> dict[str, torch.Tensor]:
         if features is not None:
-            inputs["input_features"] = features.to(self.device, self.model.dtype)
+            inputs["input_features"] = torch.stack(features).to(self.device, self.model.dtype)
             inputs["input_features_mask"] = feature_mask.to(self.device)
         return inputs
 
@@ -52,8 +52,11 @@ class AudioFlamingo3Backend(Qwen2AudioBackend):
         return {k: v.to(self.device, self.model.dtype) if v.is_floating_point() else v.to(self.device)
                 for k, v in inputs.items()}
 
-    def inference_inputs(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
-        return self.encode(prompts, audios) if self._windowed(audios) else super().inference_inputs(prompts, audios)
+    def inference_inputs(self, prompts: list[str], audios: list[AudioInput | None],
+                         right_padded: bool = False) -> dict[str, torch.Tensor]:
+        if self._windowed(audios):  # the processor's inputs, left-padded
+            return self.encode(prompts, audios)
+        return super().inference_inputs(prompts, audios, right_padded)
 
     def _shared_prefix(self, prompts: list[str], audios: list[AudioInput | None]):
         return None if self._windowed(audios) else super()._shared_prefix(prompts, audios)

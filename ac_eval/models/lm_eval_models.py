@@ -278,18 +278,20 @@ class AudioLMBase(LM):
                 return [f"{ITEM_ERROR_PREFIX} {type(e).__name__}: {e}".replace("\n", " ")[:500]]
             return [r for item in items for r in self._guarded(run, [item])]
 
-    def _too_long(self, prompt: str, budget: int) -> str | None:
-        """An item error when the prompt's text alone (before the audio is expanded) leaves no room in the model's
-        context for the answer: caught before the model tries to allocate for it."""
+    def _too_long(self, prompts: list[str], budget: int) -> list[str | None]:
+        """Per prompt, an item error when its text alone (before the audio is expanded) leaves no room in the model's
+        context for the answer: caught before the model tries to allocate for it. One tokenizer call per batch."""
         context = getattr(self.backend, "max_context", None)
         tokenizer = getattr(self.backend, "tokenizer", None)
-        if not context or tokenizer is None:
-            return None
-        n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        if n + budget > context:
-            return (f"{ITEM_ERROR_PREFIX} the prompt is {n:,} tokens before its audio; with {budget} new tokens that "
-                    f"exceeds the model's context of {context:,}")
-        return None
+        if not context or tokenizer is None or not prompts:
+            return [None] * len(prompts)
+        out: list[str | None] = []
+        for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]:
+            n = len(ids)
+            out.append(None if n + budget <= context else (
+                f"{ITEM_ERROR_PREFIX} the prompt is {n:,} tokens before its audio; with {budget} new tokens that "
+                f"exceeds the model's context of {context:,}"))
+        return out
 
     def commit_cache(self) -> None:
         """Commit the request cache's writes of the batch just finished (ac-eval opens it without autocommit, see
@@ -317,8 +319,8 @@ class AudioLMBase(LM):
                 for key, idx in by_settings.items():
                     settings = self.generation_settings(json.loads(key))
                     prompts = {i: self._prompt(requests[i].args[0]) for i in idx}
-                    for i in idx:
-                        results[i] = self._too_long(prompts[i], settings.max_new_tokens)
+                    for i, too_long in zip(idx, self._too_long([prompts[i] for i in idx], settings.max_new_tokens)):
+                        results[i] = too_long
                     todo = [i for i in idx if results[i] is None]
                     t0 = time.perf_counter()
                     texts = self._guarded(
@@ -359,13 +361,15 @@ class AudioLMBase(LM):
         progress, bar = _progress(len(groups), "score choices")
         with progress:
             for span, audios in self._batches(payloads):
-                ok = []
+                heard = []
                 for k, a in zip(span, audios):
                     if isinstance(a, str):  # audio error: no score for any option of this item
                         fail(k, a)
-                        continue
-                    prompt = self._prompt(requests[groups[k][0]].args[0])
-                    too_long = self._too_long(prompt, 16)
+                    else:
+                        heard.append(k)
+                prompts = {k: self._prompt(requests[groups[k][0]].args[0]) for k in heard}
+                ok = []
+                for k, too_long in zip(heard, self._too_long([prompts[k] for k in heard], 16)):
                     if too_long:
                         fail(k, too_long)
                     else:
@@ -373,7 +377,7 @@ class AudioLMBase(LM):
                 t0 = time.perf_counter()
                 scores = self._guarded(
                     lambda batch: self.backend.choice_logprobs(
-                        [self._prompt(requests[groups[k][0]].args[0]) for k in batch],
+                        [prompts[k] for k in batch],
                         [audios[k - span.start] for k in batch],
                         [[requests[i].args[1] for i in groups[k]] for k in batch],
                     ),

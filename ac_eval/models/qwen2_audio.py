@@ -12,7 +12,11 @@ What makes it faster than the model's own `generate(**processor(...))`, with the
   out of attention, so attending over the clip's frames alone gives the same embeddings (to float rounding) at a
   fraction of the cost for short clips;
 - where every item of a batch shares its prompt up to the end of the audio (silence, fixed noise), the KV cache
-  of that prefix (system prompt + 750 audio positions) is computed once and reused for every item.
+  of that prefix (system prompt + 750 audio positions) is computed once and reused for every item;
+- `<|AUDIO|>` is expanded in token ids (the prompt is tokenized with it once), not in the text: 750 special tokens
+  per silent prompt were most of the tokenizer's work;
+- choice mode runs the prompts padded on the right (causal attention without a padding mask) and the output head
+  on each prompt's last token only.
 `<|AUDIO|>` is expanded exactly as the processor does, which a test checks token for token against
 `processor(text=..., audio=...)`.
 """
@@ -70,6 +74,9 @@ class Qwen2AudioBackend:
         # item that hears the same audio.
         tail = self.tokenizer(self.audio_segment.split(self.audio_token)[-1].strip(), add_special_tokens=False)["input_ids"]
         self.audio_end_id = tail[0] if len(tail) == 1 else None
+        audio_ids = self.tokenizer(self.audio_token, add_special_tokens=False)["input_ids"]
+        self._audio_id = audio_ids[0] if len(audio_ids) == 1 else None
+        self._pad_id = self.tokenizer.pad_token_id or 0
         self.stats = {"feature_cache_hits": 0, "feature_computes": 0, "prefix_cache_hits": 0,
                       "prefill_seconds": 0.0, "decode_seconds": 0.0}
 
@@ -128,17 +135,20 @@ class Qwen2AudioBackend:
             if a.cache_key is not None:
                 self._feature_cache[a.cache_key] = a.features
 
-    def _features(self, audios: list[AudioInput]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _features(self, audios: list[AudioInput]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per clip its features (a list: the fast path reads each clip's own frames, so the padded batch is never
+        stacked unless the model's own forward needs it) and the stacked frame masks."""
         self.prepare(audios)  # a no-op for what was prepared ahead
-        return torch.stack([a.features[0] for a in audios]), torch.stack([a.features[1] for a in audios])
+        return [a.features[0] for a in audios], torch.stack([a.features[1] for a in audios])
 
-    def _audio_embeds(self, audios: list[AudioInput], features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
+    def _audio_embeds(self, audios: list[AudioInput], features: list[torch.Tensor],
+                      feature_mask: torch.Tensor) -> list[torch.Tensor]:
         """Per clip, its audio embeddings (one per `<|AUDIO|>` token), over the clip's own frames; inputs shared
         across items (silence) are encoded once."""
         out: list[torch.Tensor | None] = [self._embed_cache.get(a.cache_key) if a.cache_key else None for a in audios]
         todo = [i for i, e in enumerate(out) if e is None]
         if todo:
-            for i, embeds in zip(todo, clip_embeddings(self.model, features[todo], feature_mask[todo])):
+            for i, embeds in zip(todo, clip_embeddings(self.model, [features[i] for i in todo], feature_mask[todo])):
                 out[i] = embeds
                 if audios[i].cache_key:
                     self._embed_cache[audios[i].cache_key] = embeds
@@ -148,50 +158,80 @@ class Qwen2AudioBackend:
         return merge_audio_embeds(self.model, input_ids, audio_embeds)
 
     def _expand(self, prompts: list[str], audios: list[AudioInput | None]):
-        """Prompt texts with `<|AUDIO|>` expanded to one token per encoder frame (as the processor does), and the
-        features of the items that have audio. An audio of None: the prompt loses the template's audio part."""
+        """Per item the prompt's text (the template's audio part taken out where the audio is None) and how many
+        `<|AUDIO|>` tokens its clip is (one per encoder frame, as the processor counts; None without audio), and the
+        features of the items that have audio."""
         present = [a for a in audios if a is not None]
         features = feature_mask = None
         lengths = iter([])
         if present:
             features, feature_mask = self._features(present)
             lengths = iter(feature_mask.sum(-1).tolist())
-        texts = []
+        texts, counts = [], []
         for prompt, audio in zip(prompts, audios):
             if audio is None:
                 texts.append(self._strip_audio(prompt))
+                counts.append(None)
                 continue
             if prompt.count(self.audio_token) != 1:
                 raise ValueError(f"prompt must hold exactly one {self.audio_token}: {prompt[:200]!r}")
             length = next(lengths)
-            n = (((length - 1) // 2 + 1) - 2) // 2 + 1  # conv stride 2, then avg-pool 2 (as the processor)
-            texts.append(prompt.replace(self.audio_token, self.audio_token * n))
-        return texts, features, feature_mask
+            texts.append(prompt)
+            counts.append((((length - 1) // 2 + 1) - 2) // 2 + 1)  # conv stride 2, then avg-pool 2 (as the processor)
+        return texts, counts, features, feature_mask
+
+    def _ids(self, texts: list[str], counts: list[int | None], add_special_tokens: bool = True) -> list[list[int]]:
+        """Token ids of each text with its one audio token repeated `count` times, as the processor expands it. The
+        text is tokenized with the token once: it is a special token, which the tokenizer splits the text around,
+        so the ids are the same as the expanded text's (tests compare with the processor) at a fraction of the cost
+        (750 audio tokens for 30 s of silence)."""
+        if self._audio_id is None:  # the audio token is not one token: expand the text instead
+            texts = [t if n is None else t.replace(self.audio_token, self.audio_token * n)
+                     for t, n in zip(texts, counts)]
+            return self.tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+        rows = self.tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+        out = []
+        for row, n in zip(rows, counts):
+            if n is not None:
+                k = row.index(self._audio_id)
+                row = row[:k] + [self._audio_id] * n + row[k + 1 :]
+            out.append(row)
+        return out
 
     def _with_features(self, inputs: dict, features, feature_mask) -> dict[str, torch.Tensor]:
         if features is not None:
-            inputs["input_features"] = features.to(self.device, self.model.dtype)
+            inputs["input_features"] = torch.stack(features).to(self.device, self.model.dtype)
             inputs["feature_attention_mask"] = feature_mask.to(self.device)
         return inputs
 
-    def _token_inputs(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
-        return {"input_ids": tokens["input_ids"].to(self.device), "attention_mask": tokens["attention_mask"].to(self.device)}
+    def _token_inputs(self, rows: list[list[int]], right_padded: bool = False) -> dict[str, torch.Tensor]:
+        """Left-padded ids and attention mask (the tokenizer's own padding, from ids already made), or right-padded."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                span = slice(0, len(r)) if right_padded else slice(width - len(r), width)
+                ids[i, span] = torch.tensor(r)
+                mask[i, span] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
         """The model's own inputs for a batch (left-padded): token ids, attention mask, audio features. Training
         uses these (gradients flow through the model's own forward); evaluation uses `inference_inputs`."""
-        texts, features, feature_mask = self._expand(prompts, audios)
-        inputs = self._token_inputs(texts)
+        texts, counts, features, feature_mask = self._expand(prompts, audios)
+        inputs = self._token_inputs(self._ids(texts, counts))
         return self._with_features(inputs, features, feature_mask)
 
-    def inference_inputs(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
+    def inference_inputs(self, prompts: list[str], audios: list[AudioInput | None],
+                         right_padded: bool = False) -> dict[str, torch.Tensor]:
         """Inputs for generation and scoring: on the fast path the audio goes in as `inputs_embeds` (the encoder run
-        over each clip's own frames), with the same ids and mask as `encode`; else `encode`'s."""
+        over each clip's own frames), with the same ids and mask as `encode` (or padded on the right); else
+        `encode`'s."""
         if not self.fast_audio:
             return self.encode(prompts, audios)
-        texts, features, feature_mask = self._expand(prompts, audios)
-        inputs = self._token_inputs(texts)
+        texts, counts, features, feature_mask = self._expand(prompts, audios)
+        inputs = self._token_inputs(self._ids(texts, counts), right_padded)
         present = [a for a in audios if a is not None]
         embeds = self._audio_embeds(present, features, feature_mask) if present else []
         inputs["inputs_embeds"] = self._inputs_embeds(inputs["input_ids"], embeds)
@@ -205,8 +245,8 @@ class Qwen2AudioBackend:
             return None
         if len({a.cache_key for a in audios}) != 1 or audios[0].cache_key is None:
             return None
-        texts, features, feature_mask = self._expand(prompts, audios)
-        rows = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        texts, counts, features, feature_mask = self._expand(prompts, audios)
+        rows = self._ids(texts, counts, add_special_tokens=False)
         end = self._prefix_end(rows[0])
         if end is None:
             return None
@@ -232,22 +272,23 @@ class Qwen2AudioBackend:
     def _after_prefix(self, prefix: list[int], suffixes: list[list[int]], cache):
         """A batch that continues a cached prefix: ids and mask laid out as [prefix | padding | suffix] (positions come
         from the mask, so the padding in the middle changes nothing), and the prefix cache copied once per item."""
-        width = max(len(s) for s in suffixes)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.tensor([prefix + [pad] * (width - len(s)) + s for s in suffixes], device=self.device)
-        mask = torch.tensor([[1] * len(prefix) + [0] * (width - len(s)) + [1] * len(s) for s in suffixes], device=self.device)
+        tail = self._token_inputs(suffixes)
+        n = len(suffixes)
+        ids = torch.cat([torch.tensor([prefix], device=self.device).expand(n, -1), tail["input_ids"]], dim=1)
+        ones = torch.ones((n, len(prefix)), dtype=torch.long, device=self.device)
+        mask = torch.cat([ones, tail["attention_mask"]], dim=1)
         batch_cache = copy.deepcopy(cache)
         batch_cache.batch_repeat_interleave(len(suffixes))
         return ids, mask, batch_cache
 
     def training_batch(self, prompts: list[str], audios: list[AudioInput | None], targets: list[str]) -> dict[str, torch.Tensor]:
         """Right-padded prompt + target sequences; `labels` are -100 everywhere but the target (and its end token)."""
-        texts, features, feature_mask = self._expand(prompts, audios)
+        texts, counts, features, feature_mask = self._expand(prompts, audios)
         eos = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
         rows, labels = [], []
-        for text, target in zip(texts, targets):
-            p = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            t = self.tokenizer(target, add_special_tokens=False)["input_ids"] + [eos]
+        targets_ids = self.tokenizer(list(targets), add_special_tokens=False)["input_ids"] if targets else []
+        for p, t in zip(self._ids(texts, counts, add_special_tokens=False), targets_ids):
+            t = t + [eos]
             rows.append(p + t)
             labels.append([-100] * len(p) + t)
         width = max(len(r) for r in rows)
@@ -311,6 +352,17 @@ class Qwen2AudioBackend:
         texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         return [_cut(t, settings.until) for t in texts]
 
+    def _last_logits(self, last: torch.Tensor | None = None, **inputs) -> tuple[torch.Tensor, object]:
+        """The prompt's forward for choice scoring: (logits of each row's last token (position `last`, default the
+        final one), the KV cache). The output head runs on those positions only: over every position it would cost
+        a 7B model's 152k-word vocabulary times the prompt's length (hundreds of audio tokens) for logits nobody
+        reads."""
+        out = self.model.model(**inputs, use_cache=True)
+        hidden = out.last_hidden_state
+        hidden = hidden[:, -1, :] if last is None else hidden[torch.arange(len(hidden), device=hidden.device), last]
+        logits = self.model.get_output_embeddings()(hidden).float()
+        return logits, getattr(out, "cache", None) or out.past_key_values
+
     def _eos_ids(self) -> list[int]:
         ids = {self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
         ids.discard(None)
@@ -335,19 +387,25 @@ class Qwen2AudioBackend:
             ids, mask, cache = self._after_prefix(*shared)
             start = len(shared[0])
             positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-            prefix = self.model(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions, cache=cache,
-                                use_cache=True)
+            last_logits, cache = self._last_logits(input_ids=ids[:, start:], attention_mask=mask,
+                                                   position_ids=positions, cache=cache)
         else:
-            inputs = self.inference_inputs(prompts, audios)
+            inputs = self.inference_inputs(prompts, audios, right_padded=True)
             mask = inputs["attention_mask"]
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            prefix = self.model(**inputs, position_ids=positions, use_cache=True)
-        last_logits = prefix.logits[:, -1, :].float()
-        cache = getattr(prefix, "cache", None) or prefix.past_key_values
+            if "inputs_embeds" in inputs:
+                # Padded on the right: a causal mask alone keeps every real token from the padding (which only
+                # follows it), so attention needs no padding mask and takes its causal kernel (half the work); each
+                # row's next-token logits are at its own last token; the options' mask hides the padding's cache.
+                positions = torch.arange(mask.shape[1], device=self.device).expand(len(prompts), -1)
+                last_logits, cache = self._last_logits(inputs_embeds=inputs["inputs_embeds"], position_ids=positions,
+                                                       last=mask.sum(-1) - 1)
+            else:  # the model's own inputs (left-padded)
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                last_logits, cache = self._last_logits(**inputs, position_ids=positions)
 
         owner = [i for i, conts in enumerate(continuations) for _ in conts]
         flat = [c for conts in continuations for c in conts]
-        ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in flat]
+        ids = self.tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
         if any(len(x) == 0 for x in ids):
             raise ValueError("an option's continuation tokenizes to nothing")
         width = max(len(x) for x in ids)
@@ -385,10 +443,11 @@ def core_model(model):
             return model
 
 
-def clip_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
-    """Per clip, its audio embeddings (one per `<|AUDIO|>` token) from `model`'s encoder and projector, computed
-    over the clip's own frames. Qwen2-Audio pads every clip to 30 s and masks the padding out of attention, so the
-    transformer layers see the same thing over the clip's positions alone; the convolutions are local, so the
+def clip_embeddings(model, features: torch.Tensor | list[torch.Tensor],
+                    feature_mask: torch.Tensor) -> list[torch.Tensor]:
+    """Per clip (`features`: a batch, or a list of each clip's (n_mels, frames)), its audio embeddings (one per
+    `<|AUDIO|>` token) from `model`'s encoder and projector, computed over the clip's own frames. Qwen2-Audio pads
+    every clip to 30 s and masks the padding out of attention, so the transformer layers see the same thing over the clip's positions alone; the convolutions are local, so the
     frames just past the clip are all they need of the padding. Differentiable (training calls it too)."""
     tower, projector = model.model.audio_tower, model.model.multi_modal_projector
     gelu = torch.nn.functional.gelu
@@ -397,16 +456,16 @@ def clip_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor) -
     for length in sorted(set(positions.tolist())):  # clips of one length go through together
         group = [k for k, n in enumerate(positions.tolist()) if n == length]
         # encoder position j (conv2, stride 2) reads conv1 outputs up to 2j + 1, which read frames up to 2j + 2
-        frames = min(features.shape[-1], 2 * length + 2)
+        frames = min(features[0].shape[-1], 2 * length + 2)
         # the same clip twice in a batch (30 s of silence in training data) is encoded once
         rows: list[int] = []
         source = {}
         for k in group:
-            same = next((r for r in rows if torch.equal(features[r, :, :frames], features[k, :, :frames])), None)
+            same = next((r for r in rows if torch.equal(features[r][:, :frames], features[k][:, :frames])), None)
             if same is None:
                 rows.append(k)
             source[k] = rows.index(k if same is None else same)
-        x = features[rows, :, :frames].to(tower.conv1.weight.device, tower.conv1.weight.dtype)
+        x = torch.stack([features[r][:, :frames] for r in rows]).to(tower.conv1.weight.device, tower.conv1.weight.dtype)
         hidden = gelu(tower.conv2(gelu(tower.conv1(x)))).permute(0, 2, 1)[:, :length]
         hidden = hidden + tower.embed_positions.weight[:length]
         for layer in tower.layers:
