@@ -92,3 +92,27 @@ def test_the_legend_covers_neither_the_title_nor_a_panel():
         for ax in fig.axes:
             assert not legend.overlaps(ax.get_tightbbox(renderer)), ax.get_title(loc="left")
         assert title.y0 >= max(ax.get_tightbbox(renderer).y1 for ax in fig.axes) - 1  # nor does a panel cover the title
+
+
+def test_side_processes_draw_what_this_process_draws(tmp_path):
+    """Two tasks drawn by a run's side processes (spawned, one format each when processes are spare) give the same
+    pictures as drawn here; a side process that died is drawn around, not a lost run."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ac_eval.analysis.plots import plot_tasks
+
+    reports = {"mmau_test_mini": _report(), "mmar": _report()}
+    here = plot_tasks(reports, tmp_path / "here")
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        there = plot_tasks(reports, tmp_path / "there", pool=pool, workers=4)
+        assert [p.name for ps in there.values() for p in ps] == [p.name for ps in here.values() for p in ps]
+        for task in reports:
+            png_here, png_there = here[task][0], there[task][0]
+            assert png_here.read_bytes() == png_there.read_bytes()  # PNG: no timestamp inside
+            assert there[task][1].stat().st_size > 5000
+        pool.submit(os._exit, 1)  # a side process dies: the pool is broken
+        (tmp_path / "after").mkdir()
+        after = plot_tasks({"mmar": _report()}, tmp_path / "after", pool=pool, workers=4)
+        assert after["mmar"][0].read_bytes() == here["mmar"][0].read_bytes()

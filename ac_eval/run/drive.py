@@ -61,8 +61,13 @@ def run(cfg: RunConfig, console=None) -> dict[str, Any]:
               f"{cfg.output_path}", file=sys.stderr, flush=True)
     if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 holds the lock and writes the outputs
         return _run(cfg, model, plan, console)
-    with FolderLock(cfg.output_path):
-        return _run(cfg, model, plan, console)
+    from ac_eval.run import side
+
+    try:
+        with FolderLock(cfg.output_path):
+            return _run(cfg, model, plan, console)
+    finally:
+        side.stop()
 
 
 # ---- before the model loads -------------------------------------------------------------------------------------
@@ -196,9 +201,8 @@ def cache_prefix(cfg: RunConfig, model: ModelSpec) -> str:
 def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    # Work that mostly waits (lm-eval's environment report runs a dozen subprocesses: 0.8 s) or that the end of the
-    # run needs (matplotlib's import, 0.4-0.8 s) starts now, beside the model's loading (which spends much of its time
-    # in C, outside the GIL), instead of after it. Measured: 1 s less per run on 2 cores.
+    # Work besides the model (lm-eval's environment report: a dozen subprocesses, 2.3 s; matplotlib's import) starts
+    # as the model starts loading, in side processes (run/side.py) or this thread, instead of after it.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ac-eval-startup")
 
     from lm_eval.api.registry import get_model
@@ -228,9 +232,8 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
 
 def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background) -> dict:
     """A lazily loaded model (see models/lazy_backend) is seeded once loaded; lm-eval's environment report (torch's,
-    which imports torch: 2 s) and matplotlib's import start as it starts loading, beside the load (which spends
-    most of its time outside the GIL). A run that never loads the model reports the versions without torch's
-    report. Returns {"future": ...} for `_patch_lm_eval`."""
+    which imports torch: 2 s) and the side processes that draw the plots start as it starts loading, beside it.
+    A run that never loads the model reports the versions without torch's report. Returns {"future": ...} for `_patch_lm_eval`."""
     from ac_eval.models.lazy_backend import LazyBackend
 
     env: dict[str, Any] = {}
@@ -243,14 +246,18 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
         torch.manual_seed(cfg.seed)  # what lm-eval's torch_random_seed did before the model existed
 
     def start_background() -> None:
-        # Not before a model is needed: a run served from the cache copies its plots, and an import in a thread
-        # would still hold the GIL for most of its second. torch is imported here, in this thread, first: the report
-        # imports it too, and two threads importing torch at once can meet it half-initialized ("cannot import name
-        # 'set_module' from partially initialized module 'torch.utils'": seen once in a test's subprocess).
+        # Not before a model is needed: a run served from the cache copies its plots and reports no torch. lm-eval's
+        # environment report and the plots go to side processes on rank 0, the rank that writes the outputs (see
+        # run/side.py); where none start, the report runs in a thread. torch is imported here, in this thread,
+        # first: the report imports it too, and two threads importing torch at once can meet it half-initialized
+        # ("cannot import name 'set_module' from partially initialized module 'torch.utils'": seen once).
+        from ac_eval.run import side
+
+        if lm.rank == 0:
+            side.start()
         import torch  # noqa: F401
 
         env["future"] = background.submit(_lm_eval_env_info)
-        background.submit(_import_plotting)
 
     if getattr(lm, "model_loaded", True):
         start_background()
@@ -423,13 +430,19 @@ def _generate_split(lm: Any) -> dict[str, float]:
 
 
 def _patch_lm_eval(env_info: dict) -> None:
-    """lm-eval's environment report comes from the background thread (or, when no model was loaded, the versions
+    """lm-eval's environment report comes from a side process or thread (or, when no model was loaded, the versions
     without torch's report); its git hash without git's stderr noise."""
     import lm_eval.evaluator
 
     def add_env_info(storage: dict) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         future = env_info.get("future")
-        storage.update(future.result() if future else {
+        try:
+            report = future.result() if future else None
+        except BrokenProcessPool:  # the side process died: ask here
+            report = _lm_eval_env_info()
+        storage.update(report or {
             "pretty_env_info": "not collected: no model was loaded (every request came from the request cache)",
             **{f"{k}_version" if k != "python" else "python": v for k, v in environment().items()}})
 
@@ -504,10 +517,6 @@ def _quiet_git_hash() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (done.stdout.strip() or None) if done.returncode == 0 else None
-
-
-def _import_plotting() -> None:
-    import matplotlib.figure  # noqa: F401
 
 
 # ---- the request cache ------------------------------------------------------------------------------------------

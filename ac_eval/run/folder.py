@@ -260,10 +260,11 @@ def full_records(cfg: RunConfig, spec: TaskSpec, items: ReportItems) -> list[Rec
 
 def write_report(report: dict, stage: Path, out: Path) -> None:
     """Plots, report.md and results.json of a run whose samples are staged."""
-    from ac_eval.analysis.plots import plot_task
+    from ac_eval.analysis.plots import plot_tasks
+    from ac_eval.run import side
 
-    report["plots"] = {t: [str(out / p.relative_to(stage)) for p in plot_task(t, tr, stage / "plots", out / "plots")]
-                       for t, tr in report["tasks"].items()}
+    drawn = plot_tasks(report["tasks"], stage / "plots", out / "plots", pool=side.pool(), workers=side.size())
+    report["plots"] = {t: [str(out / p.relative_to(stage)) for p in paths] for t, paths in drawn.items()}
     write_text(stage / "report.md", to_markdown(report))
     write_text(stage / "results.json", json.dumps(report, indent=2, default=str))
 
