@@ -80,7 +80,7 @@ def plot_tasks(reports: dict[str, dict[str, Any]], out_dir: Path, reuse_from: Pa
         else:
             jobs.append((task, task_report, [str(p) for p in paths[task]]))
         (out_dir / key_file).write_text(key)
-    if pool is not None and workers > len(jobs):  # processes to spare: each format of a task drawn in its own (the layout done twice)
+    if pool is not None and workers > len(jobs):  # processes to spare: each format in its own (laid out twice)
         jobs = [(task, task_report, [path]) for task, task_report, many in jobs for path in many]
     _draw_all(jobs, pool)
     return paths

@@ -201,8 +201,8 @@ def cache_prefix(cfg: RunConfig, model: ModelSpec) -> str:
 def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    # Work besides the model (lm-eval's environment report: a dozen subprocesses, 2.3 s; matplotlib's import) starts
-    # as the model starts loading, in side processes (run/side.py) or this thread, instead of after it.
+    # Work besides the model starts as the model starts loading instead of after it: lm-eval's environment report (a
+    # dozen subprocesses, 2.3 s) in this thread, the plots' side process (run/side.py).
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ac-eval-startup")
 
     from lm_eval.api.registry import get_model
@@ -233,7 +233,8 @@ def _run(cfg: RunConfig, model: ModelSpec, plan: list[TaskSpec], console) -> dic
 def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background) -> dict:
     """A lazily loaded model (see models/lazy_backend) is seeded once loaded; lm-eval's environment report (torch's,
     which imports torch: 2 s) and the side processes that draw the plots start as it starts loading, beside it.
-    A run that never loads the model reports the versions without torch's report. Returns {"future": ...} for `_patch_lm_eval`."""
+    A run that never loads the model reports the versions without torch's report. Returns {"future": ...} for
+    `_patch_lm_eval`."""
     from ac_eval.models.lazy_backend import LazyBackend
 
     env: dict[str, Any] = {}
@@ -246,11 +247,10 @@ def _when_the_model_loads(cfg: RunConfig, model: ModelSpec, lm: Any, background)
         torch.manual_seed(cfg.seed)  # what lm-eval's torch_random_seed did before the model existed
 
     def start_background() -> None:
-        # Not before a model is needed: a run served from the cache copies its plots and reports no torch. lm-eval's
-        # environment report and the plots go to side processes on rank 0, the rank that writes the outputs (see
-        # run/side.py); where none start, the report runs in a thread. torch is imported here, in this thread,
-        # first: the report imports it too, and two threads importing torch at once can meet it half-initialized
-        # ("cannot import name 'set_module' from partially initialized module 'torch.utils'": seen once).
+        # Not before a model is needed: a run served from the cache copies its plots and reports no torch. The plots'
+        # side processes start on rank 0, the rank that writes the outputs (see run/side.py). torch is imported here,
+        # in this thread, first: the report imports it too, and two threads importing torch at once can meet it
+        # half-initialized ("cannot import name 'set_module' from partially initialized module 'torch.utils'").
         from ac_eval.run import side
 
         if lm.rank == 0:
@@ -430,19 +430,13 @@ def _generate_split(lm: Any) -> dict[str, float]:
 
 
 def _patch_lm_eval(env_info: dict) -> None:
-    """lm-eval's environment report comes from a side process or thread (or, when no model was loaded, the versions
+    """lm-eval's environment report comes from the background thread (or, when no model was loaded, the versions
     without torch's report); its git hash without git's stderr noise."""
     import lm_eval.evaluator
 
     def add_env_info(storage: dict) -> None:
-        from concurrent.futures.process import BrokenProcessPool
-
         future = env_info.get("future")
-        try:
-            report = future.result() if future else None
-        except BrokenProcessPool:  # the side process died: ask here
-            report = _lm_eval_env_info()
-        storage.update(report or {
+        storage.update(future.result() if future else {
             "pretty_env_info": "not collected: no model was loaded (every request came from the request cache)",
             **{f"{k}_version" if k != "python" else "python": v for k, v in environment().items()}})
 
