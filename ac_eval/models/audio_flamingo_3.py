@@ -23,6 +23,7 @@ from ac_eval.models.qwen2_audio import Qwen2AudioBackend
 class AudioFlamingo3Backend(Qwen2AudioBackend):
     arch = "audio-flamingo-3"
     clip_frames = False  # training is not offered for AF3 (no recipe has used it); evaluation only
+    feature_mask_key = "input_features_mask"
 
     def _load_model(self, pretrained: str, revision: str | None, dtype: torch.dtype):
         from transformers import AudioFlamingo3ForConditionalGeneration
@@ -35,12 +36,6 @@ class AudioFlamingo3Backend(Qwen2AudioBackend):
 
     def _windowed(self, audios: list[AudioInput | None]) -> bool:
         return any(a is not None and len(a.array) > self.window_samples for a in audios)
-
-    def _with_features(self, inputs: dict, features, feature_mask) -> dict[str, torch.Tensor]:
-        if features is not None:
-            inputs["input_features"] = torch.stack(features).to(self.device, self.model.dtype)
-            inputs["input_features_mask"] = feature_mask.to(self.device)
-        return inputs
 
     def encode(self, prompts: list[str], audios: list[AudioInput | None]) -> dict[str, torch.Tensor]:
         if not self._windowed(audios):

@@ -45,6 +45,7 @@ class Qwen2AudioBackend:
     # Training passes run the encoder over each clip's own frames too (False: the model's own padded forward,
     # kept to check the two agree and to measure what the fast path saves).
     clip_frames = True
+    feature_mask_key = "feature_attention_mask"  # what the model's forward calls the frame mask
     PREFIX_CACHE_SIZE = 4
     SHARED_INPUT_CACHE_SIZE = 64  # features are 1.5 MB each: silent-matched has one per distinct clip length
 
@@ -201,7 +202,7 @@ class Qwen2AudioBackend:
     def _with_features(self, inputs: dict, features, feature_mask) -> dict[str, torch.Tensor]:
         if features is not None:
             inputs["input_features"] = torch.stack(features).to(self.device, self.model.dtype)
-            inputs["feature_attention_mask"] = feature_mask.to(self.device)
+            inputs[self.feature_mask_key] = feature_mask.to(self.device)
         return inputs
 
     def _token_inputs(self, rows: list[list[int]], right_padded: bool = False) -> dict[str, torch.Tensor]:
@@ -307,8 +308,8 @@ class Qwen2AudioBackend:
         if not (self.fast_audio and self.clip_frames) or "input_features" not in inputs:
             return inputs
         core = core_model(model)
-        rest = {k: v for k, v in inputs.items() if k not in ("input_features", "feature_attention_mask")}
-        embeds = clip_embeddings(core, inputs["input_features"], inputs["feature_attention_mask"])
+        rest = {k: v for k, v in inputs.items() if k not in ("input_features", self.feature_mask_key)}
+        embeds = clip_embeddings(core, inputs["input_features"], inputs[self.feature_mask_key])
         rest["inputs_embeds"] = merge_audio_embeds(core, inputs["input_ids"], embeds)
         return rest
 
