@@ -116,3 +116,30 @@ def test_side_processes_draw_what_this_process_draws(tmp_path):
         (tmp_path / "after").mkdir()
         after = plot_tasks({"mmar": _report()}, tmp_path / "after", pool=pool, workers=4)
         assert after["mmar"][0].read_bytes() == here["mmar"][0].read_bytes()
+
+
+def test_every_label_fits_and_no_panel_covers_another():
+    """The panels are placed in inches from the measured labels (no tight_layout pass): with short names, a long
+    sub-category name and many conditions, every tick label stays inside the figure and no panel (its title, bars
+    and tick labels) overlaps the next."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    long = _report()
+    for cond in long["conditions"].values():
+        cond["subsets"]["sub-category"]["Temporal Reasoning About Overlapping Sound Events In Busy Street Scenes"] = _group(3, 1)
+    many = _report()
+    for name in ("noise", "shuffled", "none", "silent-matched"):
+        many["conditions"][name] = copy.deepcopy(many["conditions"]["silent"])
+    for report in (_report(), long, many):
+        fig = task_figure("mmau_test_mini", report)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        width, height = fig.bbox.width, fig.bbox.height
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        for ax, box in zip(fig.axes, boxes):
+            labels = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+            assert min(b.x0 for b in labels) >= 0, ax.get_title(loc="left")  # no name cut at the left edge
+            assert box.x1 <= width and box.y0 >= 0 and box.y1 <= height
+        for upper, lower in zip(boxes, boxes[1:]):
+            assert upper.y0 > lower.y1, "a panel's tick labels run into the next panel's title"
+

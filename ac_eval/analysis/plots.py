@@ -27,6 +27,10 @@ CONDITION_COLOURS = {
 }
 EXTRA_COLOURS = ["#17becf", "#d62728", "#393b79"]  # conditions added later, before they get their own entry
 BAR = 0.22  # inches per bar
+LABEL_SIZE = 7  # points: the groups' names
+# Inches: above the panels (the figure's title), above each panel (its title), below each (x tick labels), below the
+# last (the x label); the bars' width whatever the names' ("100%" fits inside: the axes run to 108) and right of it.
+TITLE_BAND, PANEL_TITLE, TICK_LABELS, X_LABEL, BARS_WIDTH, RIGHT = 0.45, 0.3, 0.22, 0.33, 6.5, 0.2
 NO_DATA = "no data"
 
 
@@ -65,8 +69,8 @@ def plot_tasks(reports: dict[str, dict[str, Any]], out_dir: Path, reuse_from: Pa
     """Per task, `<task>.png` and `.svg` in `out_dir`. Pictures in `reuse_from` (the run folder's last plots) made
     from the same figures by the same code are copied instead of drawn again (1 s of a rerun from the cache); the
     rest are drawn in `pool`'s `workers` processes (a run's side processes, see run/side.py), else here.
-    Drawing a task's two pictures costs about 1.3 s on the 2-core CPU machine: 0.6 s importing matplotlib, 0.2 s
-    laying the figure out, 0.5 s rendering."""
+    Drawing a task's two pictures costs about 1.2 s on the 2-core CPU machine: 0.6-0.8 s importing matplotlib (in
+    a side process, beside the model's loading), 0.1 s building the figure, 0.3-0.5 s rendering PNG and SVG."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, jobs = {}, []
     for task, task_report in reports.items():
@@ -114,8 +118,6 @@ def _draw_all(jobs: list[tuple[str, dict, list[str]]], pool: Executor | None) ->
 
 def task_figure(task: str, task_report: dict[str, Any]):
     """The matplotlib Figure of one task's report (see the module's docstring)."""
-    # A bare Figure (Agg canvas), not pyplot: no global state, no GUI backend probing, 0.2 s less import per run.
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -130,12 +132,12 @@ def task_figure(task: str, task_report: dict[str, Any]):
     def stats(cond: str, key: str, group: str) -> dict | None:
         return stats_of[cond] if key == "overall" else (stats_of[cond].get("subsets") or {}).get(key, {}).get(group)
 
-    heights = [len(groups) * len(conds) * BAR + 0.5 for _, groups in panels]
-    longest = max(len(g) for _, groups in panels for g in groups)
-    legend_inches = 0.25 + 0.2 * -(-(len(conds) + 2) // 4)  # up to 4 entries a row: conditions, guess, no data
-    total = sum(heights) + 1.0 + legend_inches
-    fig = Figure(figsize=(7 + 0.07 * min(longest, 60), total))
-    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
+    def items(key: str, group: str) -> int:
+        # Items, not asks: silent-rotated asks each item once per rotation, so the fewest a condition counts is n.
+        return min(((stats(c, key, group) or {}).get("n_total") or 0 for c in conds if stats(c, key, group)), default=0)
+
+    labels_of = {key: [f"{g} (n={items(key, g)})" for g in groups] for key, groups in panels}
+    fig, axes = _laid_out(labels_of, len(conds))
     scorer = (task_report.get("scorer") or {}).get("kind", "official")
     any_missing = False
     for ax, (key, groups) in zip(axes, panels):
@@ -155,10 +157,7 @@ def task_figure(task: str, task_report: dict[str, Any]):
             guess = next((s["random_guess"] for c in conds if (s := stats(c, key, group)) and s.get("random_guess")), None)
             if guess is not None:
                 ax.vlines(100 * guess, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=0.8)
-        # Items, not asks: silent-rotated asks each item once per rotation, so the fewest a condition counts is n.
-        counts = [min(((stats(c, key, g) or {}).get("n_total") or 0 for c in conds if stats(c, key, g)), default=0)
-                  for g in groups]
-        ax.set_yticks(range(len(groups)), [f"{g} (n={n})" for g, n in zip(groups, counts)], fontsize=7)
+        ax.set_yticks(range(len(groups)), labels_of[key], fontsize=LABEL_SIZE)
         ax.invert_yaxis()
         ax.set_xlim(0, 108)
         ax.set_title(key, fontsize=9, loc="left")
@@ -169,9 +168,35 @@ def task_figure(task: str, task_report: dict[str, Any]):
     if any_missing:
         handles.append(Patch(fill=False, hatch="///", edgecolor="#bbbbbb", label=NO_DATA))
     # The title on top, the legend in its own band at the bottom: neither covers the other nor a panel.
-    legend_band = legend_inches / total
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize="small",
                ncols=min(4, len(handles)), frameon=False)
-    fig.suptitle(f"{task}: accuracy with audio vs without, per subset", x=0.01, ha="left", fontsize=10)
-    fig.tight_layout(rect=(0, legend_band, 1, 1 - 0.45 / total))
+    fig.suptitle(f"{task}: accuracy with audio vs without, per subset", x=0.01, y=1 - 0.1 / fig.get_figheight(),
+                 ha="left", va="top", fontsize=10)
     return fig
+
+
+def _laid_out(labels_of: dict[str, list[str]], n_conds: int):
+    """The empty figure and its panels (axes, one per entry of `labels_of`: its tick labels), placed in inches from
+    the longest tick label's measured width. `tight_layout` found the same by laying every artist out once more
+    before rendering: half of a run's 0.6 s of drawing. Top to bottom: the title's band, per panel its title, bars
+    and x tick labels, then the x label, the legend's band. A bare Figure (Agg canvas), not pyplot: no global state,
+    no GUI backend probing, 0.2 s less import per run."""
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure, font = TextToPath(), FontProperties(size=LABEL_SIZE)
+    label_points = max(measure.get_text_width_height_descent(label, font, ismath=False)[0]
+                       for labels in labels_of.values() for label in labels)
+    left = 1.05 * label_points / 72 + 0.1 + 0.08  # the labels (5% for hinting), the tick and its pad, a margin
+    width = left + BARS_WIDTH + RIGHT
+    bars = [len(labels) * n_conds * BAR for labels in labels_of.values()]
+    legend_inches = 0.25 + 0.2 * -(-(n_conds + 2) // 4)  # up to 4 entries a row: conditions, guess, no data
+    height = TITLE_BAND + sum(PANEL_TITLE + b + TICK_LABELS for b in bars) + X_LABEL + legend_inches
+    fig = Figure(figsize=(width, height))
+    axes, top = [], height - TITLE_BAND
+    for b in bars:
+        top -= PANEL_TITLE + b
+        axes.append(fig.add_axes((left / width, top / height, (width - left - RIGHT) / width, b / height)))
+        top -= TICK_LABELS
+    return fig, axes
