@@ -143,3 +143,22 @@ def test_every_label_fits_and_no_panel_covers_another():
         for upper, lower in zip(boxes, boxes[1:]):
             assert upper.y0 > lower.y1, "a panel's tick labels run into the next panel's title"
 
+
+def test_a_runs_side_processes_are_terminated_at_its_end_not_waited_for():
+    """side.stop() ends the side processes at once (each drawing was awaited already): the interpreter's exit would
+    otherwise wait for each to unload matplotlib on its own."""
+    import os
+    import signal
+
+    from ac_eval.run import side
+
+    side.start(1)
+    try:
+        assert side.pool().submit(os.getpid).result() != os.getpid()
+        processes = list(side.pool()._processes.values())
+    finally:
+        side.stop()
+    assert side.pool() is None and side.size() == 0
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == -signal.SIGTERM
