@@ -1,3 +1,3 @@
-from ac_eval.cli import main
+from ac_eval.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())
