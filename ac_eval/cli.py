@@ -768,8 +768,8 @@ def main(argv: list[str] | None = None) -> int:
 def console_main() -> int:
     """The `ac-eval` command (and `python -m ac_eval`): `main`, then an exit without the interpreter's garbage
     collection over every object the run leaves alive. torch and transformers leave about 400,000; the collection
-    passes of the interpreter's exit took 1.3 s of a 1-item run on the 2-core CPU machine, 0.3 s with them frozen
-    (perf/RESULTS.md). Every file has been written and closed by now, atexit handlers and threads still end as
+    passes of the interpreter's exit took 1.2 s on the 2-core CPU machine, 0.25 s with them frozen
+    (`perf/perf_exit.py`). Every file has been written and closed by now, atexit handlers and threads still end as
     usual, and Python never promised finalizers for objects alive at exit. Not in `main`: tests and notebooks call
     that and keep running."""
     import gc
