@@ -31,7 +31,9 @@ if sys.argv[2] == "frozen":
 def teardown(checkpoint: Path, mode: str) -> float:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(checkpoint), mode], capture_output=True, text=True)
     end = time.time()
-    stamp = next(line for line in proc.stderr.splitlines() if line.startswith("EXIT_AT"))
+    stamp = next((line for line in proc.stderr.splitlines() if line.startswith("EXIT_AT")), None)
+    if proc.returncode != 0 or stamp is None:
+        raise RuntimeError(f"the {mode} child failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     return end - float(stamp.split()[1])
 
 
