@@ -165,3 +165,48 @@ def test_audio_is_prefetched_in_a_thread_only_where_a_core_is_spare(monkeypatch)
     assert threaded(torch.device("cpu"), 8, 16)  # hyper-threads: a logical core to spare
     assert threaded(torch.device("cuda"), 2, 2)
     assert AudioLMBase._prefetch_in_thread(SimpleNamespace(backend=SimpleNamespace()))  # an API: no device
+
+
+def test_choice_mode_batches_a_condition_at_a_time_longest_first_and_answers_each_request():
+    """Items are batched by condition (silence's shared prefix needs a batch that hears one silence), longest
+    first within a condition (little padding); every request still gets its own item's score."""
+    from types import SimpleNamespace
+
+    from ac_eval.models.lm_eval_models import AudioLMBase
+
+    class Recording:
+        audio_token, sample_rate, pretrained, device = "<|AUDIO|>", 16000, "fake", "cpu"
+
+        def __init__(self):
+            self.batches = []
+
+        def choice_logprobs(self, prompts, audios, continuations):
+            self.batches.append(list(prompts))
+            return [[(float(len(p) + len(c)), len(c) % 2 == 0) for c in conts] for p, conts in zip(prompts, continuations)]
+
+    class LM(AudioLMBase):
+        def make_backend(self, device="cpu"):
+            return Recording()
+
+    lm = LM(batch_size=2)
+    rng = np.random.default_rng(0)
+    requests = []
+    for condition in ("silent", "none"):  # lm-eval sends one task's requests, then the next one's
+        for doc in range(8):
+            context = f"<|AUDIO|>{condition} item {doc} " + "x" * int(rng.integers(0, 40))
+            for option in ("A", "Bb", "Ccc"):
+                payload = {"audio": {"path": f"{doc}.wav", "condition": condition}}
+                requests.append(SimpleNamespace(args=(context, option, payload), task_name=condition, doc_id=doc))
+    results = lm.loglikelihood(requests)
+
+    assert [r for r, _ in results] == [float(len(q.args[0]) + len(q.args[1])) for q in requests]
+    assert [g for _, g in results] == [len(q.args[1]) % 2 == 0 for q in requests]
+    batches = lm.backend.batches
+    assert sum(map(len, batches)) == 16
+    conditions = [p.split()[0].removeprefix("<|AUDIO|>") for b in batches for p in b]
+    assert all(len({p.split()[0] for p in b}) == 1 for b in batches)  # one condition per batch
+    assert conditions == ["silent"] * 8 + ["none"] * 8  # in the order the conditions came
+    for condition in ("silent", "none"):
+        lengths = [len(p) for b in batches for p in b if condition in p.split()[0]]
+        assert lengths == sorted(lengths, reverse=True)
+        assert lengths != sorted(lengths)  # the data does have different lengths to order
